@@ -202,9 +202,26 @@ def test_worked_example_numbers():
     np.testing.assert_allclose(new.weights, [0.496, 0.504], atol=5e-4)
     np.testing.assert_allclose(new.means[:, 0], [-1.370, 1.845], atol=5e-4)
     np.testing.assert_allclose(new.covs[:, 0, 0], [0.618, 1.583], atol=5e-4)
+    assert abs(em.free_energy(x, resp, init) - (-8.674)) < 5e-4
     history = em.run_em(x, init, n_iter=200, tol=1e-12)
     np.testing.assert_allclose(history.log_likelihoods[:3], [-8.674, -7.423, -7.090], atol=5e-4)
     assert abs(history.log_likelihoods[-1] - (-7.051)) < 5e-4
+    assert 10 <= len(history.params) - 1 <= 15  # "about a dozen iterations"
+    final = history.params[-1]
+    np.testing.assert_allclose(final.weights, [0.497, 0.503], atol=5e-4)
+    np.testing.assert_allclose(final.means[:, 0], [-1.503, 1.982], atol=5e-4)
+    np.testing.assert_allclose(final.covs[:, 0, 0], [0.250, 1.049], atol=5e-4)
+
+
+def test_hard_assignments_in_the_small_variance_limit(mixture_data):
+    """With every covariance eps I and eps -> 0, responsibilities become nearest-mean (k-means)."""
+    x = mixture_data
+    means = em.random_init(x, 3, 0).means
+    params = em.GMMParams(np.full(3, 1.0 / 3.0), means, np.repeat(1e-4 * np.eye(2)[None], 3, axis=0))
+    resp = em.e_step(x, params)
+    nearest = np.argmin(((x[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+    assert np.array_equal(resp.argmax(1), nearest)
+    assert np.all(resp.max(1) > 1.0 - 1e-6)
 
 
 def test_mixture_likelihood_is_unbounded(mixture_data):
@@ -241,6 +258,7 @@ def test_figure_claims(mixture_data):
     assert np.all(np.diff(per_point) >= -1e-12)
     assert per_point[20] - per_point[8] < 0.05  # the plateau
     assert per_point[30] - per_point[20] > 0.4  # the climb
+    assert abs(per_point[0] - (-4.37)) < 5e-3 and abs(per_point[-1] - (-3.35)) < 5e-3  # alt text
     true = em.GMMParams(figure.TRUE_WEIGHTS, figure.TRUE_MEANS, figure.TRUE_COVS)
     assert per_point[-1] > em.log_likelihood(x, true) / x.shape[0]
 
