@@ -23,19 +23,22 @@ module Vaeriants
 
     attr_reader :errors, :notes
 
-    def initialize(source_dir, site_dir)
+    def initialize(source_dir, site_dir = nil)
       @source = source_dir
       @site = site_dir
       @errors = []
       @notes = []
     end
 
+    # With a site directory, checks only the built pages; without, the sources.
     def run
-      keys = check_bibliography
-      cited = check_cite_tags(keys)
-      check_built_pages
-      unused = keys.keys - cited
-      @notes << "entries cited by no page: #{unused.sort.join(', ')}" unless unused.empty?
+      if @site
+        check_built_pages
+      else
+        keys = check_bibliography
+        unused = keys.keys - check_cite_tags(keys)
+        @notes << "entries cited by no page: #{unused.sort.join(', ')}" unless unused.empty?
+      end
       self
     end
 
