@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from vaeriants.distributions import kl_diag_normal_standard_normal, log_bernoulli, log_normal_diag
+from vaeriants.distributions import kl_diag_normal_standard_normal, kl_diag_normals, log_bernoulli, log_normal_diag
 from vaeriants.evaluation import (
     active_units,
     bits_per_dim,
@@ -122,6 +122,18 @@ def test_mixing_in_99_percent_noise_costs_at_most_log_100_nats():
     assert loss.mean().item() > 0.99 * math.log(100.0)  # the noise adds nothing here: the bound is attained
     # Per dimension of a 32x32x3 image the cost is tiny: 0.0022 bits.
     assert bits_per_dim(math.log(100.0), 3072) == pytest.approx(0.00216, abs=1e-5)
+
+
+def test_an_invisible_noise_level_error_costs_hundreds_of_nats():
+    # Believing the pixel noise has twice its true standard deviation costs
+    # KL(N(0, s^2) || N(0, 4 s^2)) = log 2 + 1/8 - 1/2 = 0.318 nats per pixel, about 980 nats
+    # for 3072 pixels: some 200 times the log 100 of the 99%-noise mixture.
+    zero = torch.zeros(1, 3072, dtype=torch.float64)
+    kl = kl_diag_normals(zero, zero + math.log(0.3**2), zero, zero + math.log(0.6**2)).item()
+    assert kl / 3072 == pytest.approx(math.log(2.0) + 0.125 - 0.5, rel=1e-12)
+    assert kl / 3072 == pytest.approx(0.318, abs=5e-4)
+    assert kl == pytest.approx(977.0, abs=1.0)
+    assert kl / math.log(100.0) > 200
 
 
 # ---------------------------------------------------------------------------------------

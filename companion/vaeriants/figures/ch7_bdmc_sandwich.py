@@ -51,7 +51,7 @@ def make(path, seed=0, quick=False):
     steps = [1, 3, 10, 30] if quick else [1, 3, 10, 30, 100, 300, 1000]
     rows = sandwich(model, num_data=4 if quick else 16, num_chains=8 if quick else 32, steps=steps, generator=generator)
 
-    fig, ax = plt.subplots(figsize=(5.6, 3.8), dpi=100)
+    fig, ax = plt.subplots(figsize=(5.6, 4.4), dpi=100)
     ax.fill_between(steps, rows[:, 0], rows[:, 2], color="#999999", alpha=0.25, linewidth=0,
                     label="the sandwich")
     ax.errorbar(steps, rows[:, 2], yerr=2 * rows[:, 3], fmt="s-", color="#0072B2", markersize=4, capsize=2,
@@ -63,7 +63,7 @@ def make(path, seed=0, quick=False):
     ax.set_yscale("symlog", linthresh=1e-2)
     ax.set_xlabel("number of intermediate distributions $T$")
     ax.set_ylabel("bound $-\\log p(x)$ (nats)")
-    ax.legend(fontsize=7.5, loc="upper right", frameon=False)
+    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.45, -0.17), ncol=2, frameon=False)
     ax.tick_params(labelsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()

@@ -33,21 +33,27 @@ def bound_curve(model, x, ks, generator):
     return [log_likelihood_estimates(vae_log_weights(model, x, k, generator)).mean().item() for k in ks]
 
 
-def make(path, seed=0, quick=False):
-    torch.set_num_threads(1)
+def digits_report(seed=0, quick=False):
+    """Train the VAE and compute everything the figure shows; also used to quote numbers."""
     generator = torch.Generator().manual_seed(seed)
     train, test = binarized_digits_split(seed)
     if quick:
         train, test = train[:200], test[:40]
     cfg = VAEConfig(latent_dim=LATENT_DIM, hidden_dim=128, epochs=1 if quick else 100)
     model, _ = train_vae(train, cfg, seed=seed)
-    model.eval()
     ks = [1, 4, 16, 64] if quick else [1, 4, 16, 64, 256, 1024]
     report = vae_report(model, test, ks[-1], generator)
     with torch.no_grad():
         mean, logvar = model.encoder(test)
-        rate_per_unit = 0.5 * (logvar.exp() + mean**2 - 1.0 - logvar).mean(0)  # (d_z,) sums to the rate
+        rate_per_unit = 0.5 * (logvar.exp() + mean**2 - 1.0 - logvar).mean(0)  # (d_z,), sums to the rate
     assert math.isclose(rate_per_unit.sum().item(), kl_diag_normal_standard_normal(mean, logvar).mean().item(), rel_tol=1e-4)
+    curves = {name: bound_curve(model, data, ks, generator) for name, data in [("training", train), ("held-out", test)]}
+    return ks, report, rate_per_unit, curves
+
+
+def make(path, seed=0, quick=False):
+    torch.set_num_threads(1)
+    ks, report, rate_per_unit, curves = digits_report(seed, quick)
 
     fig, (ax_units, ax_bound) = plt.subplots(1, 2, figsize=(9.0, 3.6), dpi=100)
     order = torch.argsort(report["activity"], descending=True)
@@ -70,8 +76,8 @@ def make(path, seed=0, quick=False):
     ax_units.legend(handles[0] + handles_rate[0], handles[1] + handles_rate[1], fontsize=7.5, loc="upper right", frameon=False)
     ax_units.set_title(f"(a) {report['active_units']} of {LATENT_DIM} units active (held-out data)", loc="left", fontsize=9)
 
-    for data, name, colour in [(train, "training", "#009E73"), (test, "held-out", "#CC79A7")]:
-        ax_bound.plot(ks, bound_curve(model, data, ks, generator), "o-", color=colour, markersize=4,
+    for name, colour in [("training", "#009E73"), ("held-out", "#CC79A7")]:
+        ax_bound.plot(ks, curves[name], "o-", color=colour, markersize=4,
                       label=f"$\\mathcal{{L}}_K$, {name} digits")
     ax_bound.axhline(report["elbo"], color="#CC79A7", linestyle=":", linewidth=1.2,
                      label=f"held-out ELBO {report['elbo']:.2f} = -(D {report['distortion']:.2f} + R {report['rate']:.2f})")
