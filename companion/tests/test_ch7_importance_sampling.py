@@ -157,10 +157,15 @@ def test_chi_square_closed_form_matches_quadrature_in_one_dimension():
 
 @pytest.mark.parametrize("rho", [0.3, 0.49, 0.51, 0.8])
 def test_mean_field_weights_have_finite_variance_only_below_correlation_one_half(rho):
-    # For a 2-D Gaussian posterior with correlation rho, the ELBO-optimal mean-field q gives
-    # weights of tail index 1 / |rho|: finite variance (chi^2 < inf) iff |rho| < 1/2.
+    # For a 2-D Gaussian posterior with correlation rho, the ELBO-optimal (reverse-KL)
+    # mean-field q gives weights of tail index 1 / |rho|: finite variance iff |rho| < 1/2.
     cov_p = torch.tensor([[1.0, rho], [rho, 1.0]], dtype=torch.float64)
     cov_q = torch.diag(1.0 / torch.linalg.inv(cov_p).diagonal())
     mean = torch.zeros(2, dtype=torch.float64)
     assert weight_tail_index(cov_p, cov_q) == pytest.approx(1.0 / rho, rel=1e-9)
     assert math.isinf(chi_square_divergence_gaussians(mean, cov_p, mean, cov_q)) == (rho > 0.5)
+    # The forward-KL (moment-matched) diagonal q: tail index 1 + 1/|rho| > 2, so chi^2 is
+    # always finite, while the third moment is infinite once |rho| > 1/2.
+    cov_fwd = torch.diag(cov_p.diagonal())
+    assert weight_tail_index(cov_p, cov_fwd) == pytest.approx(1.0 + 1.0 / rho, rel=1e-9)
+    assert math.isfinite(chi_square_divergence_gaussians(mean, cov_p, mean, cov_fwd))
