@@ -110,6 +110,18 @@ def gaussian_mean_pathwise(f, mu, sigma, n, generator):
     return _per_sample_grad(f(mu_copies + sigma * eps), [mu_copies]).squeeze(-1)
 
 
+def uniform_scale_estimators(f, phi, n, generator):
+    """Both estimators of d/dphi E_{U(0, phi)}[f(z)], whose support moves with phi: (n,), (n,).
+
+    score function: f(z) d/dphi log(1/phi) = -f(z) / phi (wrong: it misses the boundary term);
+    pathwise: z = phi u, d/dphi f(phi u) = f'(z) u (right when f is differentiable).
+    """
+    u = torch.rand(n, generator=generator, dtype=torch.float64)
+    (phi_copies,) = _replicate(torch.tensor(float(phi), dtype=torch.float64), n=n)
+    pathwise = _per_sample_grad(f(phi_copies * u), [phi_copies]).squeeze(-1)
+    return -f(phi * u) / phi, pathwise
+
+
 def quadratic_example_variances(mu):
     """Exact variances of four estimators of d/dmu E[z^2], z ~ N(mu, 1) (true value 2 mu).
 
