@@ -61,7 +61,7 @@ def test_nvil_input_dependent_baseline_beats_a_constant_which_beats_none(nvil_se
     v_none, v_const, v_input, v_oracle = (G.total_variance(v).item() for v in (none, constant, input_dependent, oracle))
     assert v_none > 1.4 * v_const
     assert v_const > 2 * v_input
-    assert v_input < 1.25 * v_oracle
+    assert v_input < 1.1 * v_oracle
     # The baselines depend on x only, so all three estimate the same gradient.
     for other in (constant, input_dependent):
         se = torch.sqrt(G.standard_error(none) ** 2 + G.standard_error(other) ** 2)
