@@ -81,13 +81,14 @@ def make(path, seed=0, quick=False):
     curves = continuous_variances(n=4000 if not quick else 300, ts=ts, seed=seed)
     rows = discrete_variances(n=20000 if not quick else 500, relax_steps=300 if not quick else 5, seed=seed)
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), dpi=100,
-                                      gridspec_kw={"width_ratios": [1.05, 1]})
+    # Stacked, so that the figure stays legible at the width of the text column.
+    fig, (left, right) = plt.subplots(2, 1, figsize=(6.8, 9.2), dpi=100,
+                                      gridspec_kw={"height_ratios": [1.15, 1]})
     for name, values in curves.items():
         left.plot(ts, values, marker=MARKERS[name], color=COLOURS[name], label=name, lw=1.6, ms=5)
     left.set_yscale("log")
     left.set_xlabel("$t$: $q_t$ moves from the prior ($t=0$) to the posterior ($t=1$)")
-    left.set_ylabel("variance of one-sample estimate (sum over parameters)")
+    left.set_ylabel("one-sample variance, summed over parameters")
     left.grid(True, which="major", alpha=0.3)
     left.legend(fontsize=8, loc="lower left", frameon=False)
 
