@@ -19,6 +19,7 @@ from vaeriants.information import (
     gaussian_decoder_beta_loss,
     gaussian_source_monte_carlo,
     gaussian_source_terms,
+    gaussian_source_with_standard_prior,
     infovae_objective,
     marginal_kl_decomposition,
     matched_discrete_model,
@@ -30,6 +31,7 @@ from vaeriants.information import (
     DiscreteModel,
     vae_rate_distortion,
 )
+from vaeriants.distributions import log_bernoulli
 from vaeriants.vae import VAEConfig, train_vae
 
 EXACT = 1e-10
@@ -119,6 +121,16 @@ def test_matched_linear_gaussian_models_lie_on_the_boundary_at_every_rate():
         assert abs(t["distortion"] + t["rate"] - t["entropy"]) < EXACT
         rates.append(t["rate"])
     assert rates == sorted(rates) and rates[-1] - rates[0] > 5.0  # the rates really differ
+
+
+@pytest.mark.parametrize("enc_var, rate, distortion", [(0.5, 0.347, 1.766), (0.01, 2.303, -0.190)])
+def test_gaussian_source_worked_example(enc_var, rate, distortion):
+    """The chapter's numbers: s2 = 4, q(z) = N(0, 1) exactly, I = R and D = H - R."""
+    t = gaussian_source_terms(gaussian_source_with_standard_prior(4.0, enc_var))
+    assert abs(t["entropy"] - 2.112) < 5e-4
+    assert abs(t["rate"] - rate) < 5e-4 and abs(t["distortion"] - distortion) < 5e-4
+    assert abs(t["marginal_kl"]) < EXACT and abs(t["rate"] - t["mutual_information"]) < EXACT
+    assert abs(t["distortion"] + t["rate"] - t["entropy"]) < EXACT
 
 
 def test_beta_vae_on_the_matched_line_goes_to_a_corner():
@@ -268,6 +280,17 @@ def test_empirical_entropy_of_the_binarized_digits_is_at_most_log_n():
     entropy = empirical_entropy(data)
     assert set(data.unique().tolist()) == {0.0, 1.0}
     assert 0.99 * math.log(len(data)) < entropy <= math.log(len(data))  # few duplicate images
+
+
+def test_code_ignoring_decoder_distortion_is_the_sum_of_pixel_entropies():
+    """The collapsed end of the digits frontier: D = sum_j h(mean of pixel j) = 24.42 nats."""
+    data = binarized_digits().double()
+    means = data.mean(0).clamp(1e-12, 1 - 1e-12)  # 13 pixels are never (or always) on
+    logits = (means.log() - (1 - means).log()).expand_as(data)  # the same Bernoulli for every z
+    distortion = -log_bernoulli(data, logits).mean().item()
+    pixel_entropies = -(means * means.log() + (1 - means) * (1 - means).log()).sum().item()
+    assert abs(distortion - pixel_entropies) < 1e-6
+    assert abs(distortion - 24.42) < 0.005
 
 
 def test_larger_beta_trades_rate_for_distortion_on_the_digits():

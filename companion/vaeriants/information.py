@@ -187,6 +187,15 @@ def matched_gaussian_source(source_var, enc_gain, enc_var):
     )
 
 
+def gaussian_source_with_standard_prior(source_var, enc_var):
+    """The matched model whose aggregate posterior is exactly N(0, 1), for 0 < enc_var < 1.
+
+    The encoder gain is chosen so that a^2 s2 + e2 = 1; then q(z) = p(z) = N(0, 1), the decoder
+    is the exact q(x|z), and both bounds are tight: R = I = -log(e2) / 2 and D = H - R.
+    """
+    return matched_gaussian_source(source_var, math.sqrt((1.0 - enc_var) / source_var), enc_var)
+
+
 def gaussian_source_monte_carlo(m: GaussianSource, num_samples, generator):
     """Monte Carlo estimates (mean, standard error) of D, R and I, from samples of q(x, z)."""
     x = math.sqrt(m.source_var) * torch.randn(num_samples, 1, generator=generator, dtype=torch.float64)

@@ -56,7 +56,7 @@ def _rate_distortion_panel(ax, entropy, results, colours):
     ax.set_xlim(r_min, r_max)
     ax.set_ylim(0, d_max)
     # Infeasible region: D < max(H - R, 0) (binary data, so D >= 0 as well).
-    rr = np.linspace(0, r_max, 200)
+    rr = np.array([0.0, entropy, r_max])  # the boundary is piecewise linear with a kink at R = H
     boundary = np.maximum(entropy - rr, 0.0)
     ax.fill_between(rr, 0, boundary, color=GREY, alpha=0.35, linewidth=0)
     ax.plot(rr, boundary, color="black", linewidth=1.6)
@@ -103,7 +103,8 @@ def _surgery_panel(ax, entropy, num_points, results):
 
 
 def draw(entropy, num_points, results, path):
-    with plt.rc_context({"svg.hashsalt": "ch3-rate-distortion", "font.size": 9}):
+    # Text stays text in the SVG (svg.fonttype none): a much smaller file that the page can search.
+    with plt.rc_context({"svg.hashsalt": "ch3-rate-distortion", "svg.fonttype": "none", "font.size": 9}):
         _draw(entropy, num_points, results, path)
 
 
