@@ -28,6 +28,7 @@ from vaeriants.information import (
     rate_split_monte_carlo,
     rate_split_quadrature_1d,
     rate_with_prior_quadrature_1d,
+    switch_mixture,
     DiscreteModel,
     vae_rate_distortion,
 )
@@ -92,6 +93,19 @@ def test_bounds_are_strict_for_a_mismatched_model():
     t = discrete_terms(discrete_models(1)[0])
     assert t["rate"] - t["mutual_information"] > 1e-3
     assert t["mutual_information"] - (t["entropy"] - t["distortion"]) > 1e-3
+
+
+def test_a_switch_mixes_rate_and_distortion_linearly():
+    """The convexity argument for frontiers: a data-independent switch averages (R, D)."""
+    generator = torch.Generator().manual_seed(11)
+    first = random_discrete_model(6, 3, generator, sharpness=3.0)
+    second = random_discrete_model(6, 5, generator)
+    second = DiscreteModel(first.data, second.encoder, second.prior, second.decoder)  # same data
+    a, b = discrete_terms(first), discrete_terms(second)
+    for weight in (0.2, 0.5, 0.9):
+        mixed = discrete_terms(switch_mixture(first, second, weight))
+        for name in ("rate", "distortion"):
+            assert abs(mixed[name] - (weight * a[name] + (1 - weight) * b[name])) < EXACT
 
 
 # --- The linear-Gaussian source --------------------------------------------------------------

@@ -101,6 +101,20 @@ def matched_discrete_model(model: DiscreteModel):
     return DiscreteModel(model.data, model.encoder, q_z, (q_joint / q_z[None, :]).T.contiguous())
 
 
+def switch_mixture(first: DiscreteModel, second: DiscreteModel, weight):
+    """Two models on the same data joined by a switch c ~ Bern(weight) that ignores x.
+
+    The code of the mixture is (c, z): codes of `first` fill the first block of the table and
+    codes of `second` the second. The encoder draws c from its prior, so the switch carries no
+    information; rate and distortion become the weighted averages of the two models' values.
+    """
+    w = weight
+    encoder = torch.cat([w * first.encoder, (1 - w) * second.encoder], dim=1)  # q(c, z|x), (K, M1 + M2)
+    prior = torch.cat([w * first.prior, (1 - w) * second.prior])  # p(c, z), (M1 + M2,)
+    decoder = torch.cat([first.decoder, second.decoder], dim=0)  # p(x|c, z), (M1 + M2, K)
+    return DiscreteModel(first.data, encoder, prior, decoder)
+
+
 def exact_posterior(model: DiscreteModel):
     """p(z|x) for every x, (K, M)."""
     p_joint = model.prior[None, :] * model.decoder.T
@@ -238,6 +252,18 @@ def average_rate(means, logvars):
     return kl_diag_normal_standard_normal(means, logvars).mean()
 
 
+def stratified_mean(values):
+    """Mean over every sample of every data point, and its Monte Carlo standard error.
+
+    values: (S, N), S samples of z for each of the N data points. The average over the N points
+    is exact (every point is used), so only the spread within each point's S samples is error:
+    SE^2 = sum_n Var_n / (S N^2).
+    """
+    num_samples, num_points = values.shape
+    within = values.var(0, unbiased=True) if num_samples > 1 else torch.zeros(num_points, dtype=values.dtype)
+    return values.mean().item(), (within.sum() / (num_samples * num_points**2)).sqrt().item()
+
+
 def rate_split_monte_carlo(means, logvars, samples_per_point, generator):
     """Estimate I(n; z) and KL(q(z) || N(0, I)) by sampling z ~ q(z|x_n) for every n.
 
@@ -251,7 +277,7 @@ def rate_split_monte_carlo(means, logvars, samples_per_point, generator):
     log_q = log_aggregate_posterior(z, means, logvars)
     log_p = log_standard_normal(z)
     samples = {"mutual_information": log_q_given_x - log_q, "marginal_kl": log_q - log_p}
-    return {k: (v.mean().item(), v.std().item() / math.sqrt(len(v))) for k, v in samples.items()}
+    return {k: stratified_mean(v.reshape(samples_per_point, num_points)) for k, v in samples.items()}
 
 
 def rate_split_quadrature_1d(means, variances, num_grid=400_001, width=12.0):
@@ -343,8 +369,7 @@ def vae_rate_distortion(model: VAE, data, samples_per_point, generator):
     eps = torch.randn(samples_per_point, *means.shape, generator=generator)
     z = means + (0.5 * logvars).exp() * eps  # (S, N, d_z)
     neg_log_lik = -log_bernoulli(data.expand(samples_per_point, -1, -1), model.decoder(z))  # (S, N)
-    distortion = neg_log_lik.mean().item()
-    distortion_se = neg_log_lik.mean(0).std().item() / math.sqrt(len(data))
+    distortion, distortion_se = stratified_mean(neg_log_lik.double())
     rate = average_rate(means, logvars).item()
     split = rate_split_monte_carlo(means.double(), logvars.double(), samples_per_point, generator)
     return {

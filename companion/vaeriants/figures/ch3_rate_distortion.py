@@ -50,8 +50,9 @@ def sweep(seed=0, quick=False):
 
 
 def _rate_distortion_panel(ax, entropy, results, colours):
-    r_max = 1.08 * max(r["rate"] for r in results) + 1.0
-    d_max = 1.12 * max(r["distortion"] for r in results) + 1.0
+    # Keep both corners, (0, H) and (H, 0), in view whatever the models' rates are.
+    r_max = max(1.08 * max(r["rate"] for r in results) + 1.0, 1.6 * entropy)
+    d_max = max(1.12 * max(r["distortion"] for r in results) + 1.0, 1.3 * entropy)
     r_min = -0.03 * r_max  # a margin, so that a model at R = 0 is not cut by the axis
     ax.set_xlim(r_min, r_max)
     ax.set_ylim(0, d_max)
@@ -66,7 +67,7 @@ def _rate_distortion_panel(ax, entropy, results, colours):
         r_label = level - 0.04 * d_max
         if r_label < 0.97 * r_max:  # the lines that reach the bottom edge; the rest follow every 5 nats
             ax.text(r_label, level - r_label, f"−ELBO = {level} ", color="#555555", fontsize=7.5, rotation=-45,
-                    transform_rotates_text=True, rotation_mode="anchor", ha="right", va="bottom")
+                    transform_rotates_text=True, rotation_mode="anchor", ha="right", va="bottom", clip_on=True)
     for r, colour in zip(results, colours):
         marker = "*" if r["beta"] is None else "o"
         size = 13 if r["beta"] is None else 7
