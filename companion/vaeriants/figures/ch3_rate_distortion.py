@@ -111,7 +111,8 @@ def draw(entropy, num_points, results, path):
 
 def _draw(entropy, num_points, results, path):
     colours = plt.cm.viridis(np.linspace(0.0, 0.85, len(results) - 1)).tolist() + ["#D55E00"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [1.35, 1]})
+    # Stacked panels, so that the figure keeps readable text at the width of the page's column.
+    fig, (left, right) = plt.subplots(2, 1, figsize=(7.2, 7.6), gridspec_kw={"height_ratios": [1.55, 1]})
     _rate_distortion_panel(left, entropy, results, colours)
     _surgery_panel(right, entropy, num_points, results)
     left.set_title("(a)", fontsize=10, loc="left")
