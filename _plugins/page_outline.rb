@@ -42,10 +42,18 @@ module Vaeriants
   end
 end
 
+# The layout reads `page` from the render payload, which is built before conversion: keep a
+# handle on it so that the outline found after conversion reaches the layout.
+Jekyll::Hooks.register :pages, :pre_render do |page, payload|
+  page.instance_variable_set(:@vaeriants_payload, payload)
+end
+
 Jekyll::Hooks.register :pages, :post_convert do |page|
   next unless Vaeriants::PageOutline::LAYOUTS.include?(page.data["layout"])
 
   page.data["outline"] = Vaeriants::PageOutline.headings(page.content)
+  payload = page.instance_variable_get(:@vaeriants_payload)
+  payload["page"]["outline"] = page.data["outline"] if payload
   page.content = Vaeriants::PageOutline.with_anchor_links(page.content)
 end
 

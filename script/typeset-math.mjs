@@ -14,7 +14,8 @@
 //     no page defines,
 //   - math is left untypeset: a stray \(, \[ or $$ in the text, as when kramdown has split a
 //     paragraph into a table at a `|` inside inline math, or a display has unbalanced braces.
-import { readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join, relative, resolve, sep } from 'node:path';
 import { adaptor, loadMacros, pageDocument, svgStyleSheet } from '../lib/mathjax.mjs';
 
@@ -98,6 +99,26 @@ export function typesetPage(html, macros) {
   return { output, problems, labels, count };
 }
 
+// Typesetting is a pure function of the page's HTML, the macros and this code, so results are
+// cached by their hash: a rebuild under `jekyll serve` typesets only the pages that changed.
+const CODE_VERSION = createHash('sha256')
+  .update(readFileSync(new URL(import.meta.url)))
+  .update(readFileSync(new URL('../lib/mathjax.mjs', import.meta.url)))
+  .digest('hex');
+
+function cachedTypeset(html, macros, cacheDir) {
+  const key = createHash('sha256').update(CODE_VERSION).update(JSON.stringify(macros)).update(html).digest('hex');
+  const path = join(cacheDir, `${key}.json`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    const result = typesetPage(html, macros);
+    mkdirSync(cacheDir, { recursive: true });
+    writeFileSync(path, JSON.stringify(result));
+    return result;
+  }
+}
+
 function siteUrl(siteDir, file) {
   return '/' + relative(siteDir, file).split(sep).join('/');
 }
@@ -108,7 +129,9 @@ function main(argv) {
     console.error('usage: typeset-math.mjs SITE_DIR [FILE ...]');
     process.exit(2);
   }
-  const macros = loadMacros(join(process.env.VAERIANTS_SOURCE || ROOT, '_data', 'macros.json'));
+  const source = process.env.VAERIANTS_SOURCE || ROOT;
+  const macros = loadMacros(join(source, '_data', 'macros.json'));
+  const cacheDir = join(source, '.jekyll-cache', 'vaeriants-math');
   const files = only.length ? only : htmlFiles(siteDir);
   const problems = [];
   const labelHome = {}; // label -> { url, tag, id } on the page that numbers it as its chapter
@@ -116,7 +139,7 @@ function main(argv) {
   for (const file of files) {
     const html = readFileSync(file, 'utf8');
     if (!/\\\(|\\\[|\$\$/.test(html)) continue;
-    const result = typesetPage(html, macros);
+    const result = cachedTypeset(html, macros, cacheDir);
     total += result.count;
     writeFileSync(file, result.output);
     for (const problem of result.problems) problems.push(`${relative(siteDir, file)}: ${problem}`);
