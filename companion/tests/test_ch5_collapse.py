@@ -117,7 +117,10 @@ def test_linear_vae_reaches_the_ppca_optimum_and_collapses_the_same_directions(s
     collapsed = weights.norm(dim=0) < 1e-3
     assert int(collapsed.sum()) == 1
     assert float(kl_units[collapsed].max()) < 1e-8, "collapsed unit: q(z_j|x) is the prior"
-    assert float(kl_units[~collapsed].min()) > 0.1
+    # each surviving unit carries (1/2) log(lambda_i / sigma^2) nats
+    values, _ = sorted_eigh(spiked)
+    expected = 0.5 * (values[:3] / noise_var).log()
+    assert torch.allclose(kl_units[~collapsed].sort(descending=True).values, expected, atol=1e-5)
     gram = weights.T @ weights  # orthogonal columns: the exact posterior is factorized
     assert float((gram - torch.diag(gram.diagonal())).abs().max()) < 1e-4
 
