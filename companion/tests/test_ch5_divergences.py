@@ -205,3 +205,5 @@ def test_elbo_breaks_the_symmetry_that_maximum_likelihood_keeps():
     assert log_likelihoods[0] - log_likelihoods[2] > 0.01
     gaps = [ll - el for ll, el in zip(log_likelihoods, elbos)]
     assert gaps[0] > 0.35 and gaps[2] < 0.30  # the posterior gap is what the ELBO bought down
+    # the likelihood given up never exceeds the gap bought down (the trade inequality)
+    assert log_likelihoods[0] - log_likelihoods[2] <= gaps[0] - gaps[2]

@@ -26,19 +26,20 @@ def make(path, seed=0, quick=False):
 
     counts = [count_active_units(r["activity"]) for r in results]
     rates = [float(r["kl"].sum()) for r in results]
-    fig, (ax_count, ax_units) = plt.subplots(1, 2, figsize=(9.0, 3.5), dpi=100)
+    fig, (ax_count, ax_units) = plt.subplots(2, 1, figsize=(6.4, 6.2), dpi=100)  # stacked: the page is 640 px wide
     ax_count.plot(betas, counts, color="#0072B2", marker="o", lw=2.0, label="active units (of 16)")
     ax_count.set_xscale("log")
     ax_count.set_xticks(betas, [f"{b:g}" for b in betas])
     ax_count.set_xlabel(r"KL weight $\beta$")
     ax_count.set_ylabel("active units", color="#0072B2")
     ax_count.set_ylim(-0.5, 16.5)
+    ax_count.set_yticks(range(0, 17, 4))
     ax_rate = ax_count.twinx()
     ax_rate.plot(betas, rates, color="#D55E00", marker="s", lw=2.0, ls="--", label="rate (nats)")
     ax_rate.set_ylabel(r"rate $\mathbb{E}_x D_{\mathrm{KL}}(q(z\mid x)\,\Vert\,p(z))$ (nats)", color="#D55E00")
     ax_rate.set_ylim(bottom=0)
     lines = ax_count.get_lines() + ax_rate.get_lines()
-    ax_count.legend(lines, [line.get_label() for line in lines], fontsize=8, frameon=False, loc="upper right")
+    ax_count.legend(lines, [line.get_label() for line in lines], fontsize=9, frameon=False, loc="upper right")
 
     for r, colour in zip(results, COLOURS if not quick else COLOURS[::5]):
         activity = np.maximum(r["activity"].numpy(), FLOOR)
@@ -47,14 +48,14 @@ def make(path, seed=0, quick=False):
     grid = np.logspace(np.log10(FLOOR), 1, 50)
     ax_units.plot(grid, grid / 2, color="#7f7f7f", lw=1.0, ls="--", label=r"$A_u/2$")
     ax_units.axvline(ACTIVITY_THRESHOLD, color="#7f7f7f", lw=1.0, ls=":")
-    ax_units.text(ACTIVITY_THRESHOLD * 1.2, 2 * FLOOR, "threshold $10^{-2}$", fontsize=8, color="#7f7f7f")
+    ax_units.text(ACTIVITY_THRESHOLD * 1.2, 2 * FLOOR, "threshold $10^{-2}$", fontsize=9, color="#7f7f7f")
     ax_units.set_xscale("log")
     ax_units.set_yscale("log")
     ax_units.set_xlim(FLOOR / 2, 5)
     ax_units.set_ylim(FLOOR / 2, 10)
     ax_units.set_xlabel(r"activity $A_u = \mathrm{Var}_x\,\mathbb{E}_{q}[z_u]$")
     ax_units.set_ylabel(r"unit KL $\mathbb{E}_x D_{\mathrm{KL}}(q(z_u\mid x)\,\Vert\,p(z_u))$")
-    ax_units.legend(fontsize=7.5, frameon=False, loc="upper left", ncol=2)
+    ax_units.legend(fontsize=8.5, frameon=False, loc="upper left", ncol=2)
     for ax in (ax_count, ax_units):
         ax.spines["top"].set_visible(False)
     ax_units.spines["right"].set_visible(False)

@@ -41,7 +41,7 @@ def make(path, seed=0, quick=False):
     z_plot = torch.linspace(-6.0, 7.0, 1301, dtype=DTYPE)
     normal = lambda m, v: log_normal_1d(z_plot, torch.tensor(m, dtype=DTYPE), torch.tensor(math.log(v), dtype=DTYPE)).exp().numpy()  # noqa: E731
 
-    fig, (ax_fit, ax_profile) = plt.subplots(1, 2, figsize=(9.0, 3.4), dpi=100)
+    fig, (ax_fit, ax_profile) = plt.subplots(2, 1, figsize=(6.4, 5.8), dpi=100)  # stacked: the page is 640 px wide
     zp = z_plot.numpy()
     ax_fit.fill_between(zp, target.log_prob(z_plot).exp().numpy(), color=GREY, alpha=0.35, lw=0, label="target $p$")
     ax_fit.plot(zp, normal(fwd[0], fwd[1]), color=BLUE, lw=2.0, label=f"forward KL: mean {fwd[0]:.2f}, var {fwd[1]:.2f}")
@@ -52,7 +52,7 @@ def make(path, seed=0, quick=False):
     ax_fit.set_xlabel("$z$")
     ax_fit.set_ylabel("density")
     ax_fit.set_ylim(0, 1.12)
-    ax_fit.legend(fontsize=7.5, frameon=False, loc="upper left")
+    ax_fit.legend(fontsize=8.5, frameon=False, loc="upper left")
 
     means = np.linspace(-4.0, 4.5, 69 if quick else 171)
     logvars = torch.linspace(math.log(0.05), math.log(12.0), 40 if quick else 120, dtype=DTYPE)
@@ -62,12 +62,12 @@ def make(path, seed=0, quick=False):
     ax_profile.plot(means, reverse_profile, color=VERMILLION, lw=2.0, label=r"$\min_{\sigma^2} D_{\mathrm{KL}}(q\,\Vert\,p)$")
     for value in (-math.log(0.7), -math.log(0.3)):  # KL of each component to p is at most -log weight
         ax_profile.axhline(value, color=GREY, lw=1.0, ls=":")
-    ax_profile.text(-4.0, -math.log(0.7) + 0.08, r"$-\log 0.7$", ha="left", fontsize=8, color=GREY)
-    ax_profile.text(-4.0, -math.log(0.3) + 0.08, r"$-\log 0.3$", ha="left", fontsize=8, color=GREY)
+    ax_profile.text(-4.0, -math.log(0.7) + 0.08, r"$-\log 0.7$", ha="left", fontsize=9, color=GREY)
+    ax_profile.text(-4.0, -math.log(0.3) + 0.08, r"$-\log 0.3$", ha="left", fontsize=9, color=GREY)
     ax_profile.set_xlabel(r"mean $\mu$ of $q$")
     ax_profile.set_ylabel("divergence (nats)")
     ax_profile.set_ylim(0, 4.0)
-    ax_profile.legend(fontsize=8, frameon=False, loc="upper center")
+    ax_profile.legend(fontsize=9, frameon=False, loc="upper center")
     for ax in (ax_fit, ax_profile):
         ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()

@@ -46,16 +46,16 @@ def make(path, seed=0, quick=False):
     b_star = float(b_values[best]) if quick else elbo_maximizing_b(nodes, bracket)
     ll_star, elbo_star = asymmetry_scan([b_star], nodes=nodes)
 
-    fig, (ax_obj, ax_post) = plt.subplots(1, 2, figsize=(9.0, 3.4), dpi=100)
+    fig, (ax_obj, ax_post) = plt.subplots(2, 1, figsize=(6.4, 5.8), dpi=100)  # stacked: the page is 640 px wide
     ax_obj.plot(b_values, log_likelihoods, color=BLUE, lw=2.0, marker="o", ms=3, label=r"$\mathbb{E}\,\log p_b(x)$")
     ax_obj.plot(b_values, elbos, color=VERMILLION, lw=2.0, marker="o", ms=3, label=r"$\mathbb{E}\,\max_q \mathcal{L}_b(q; x)$")
     ax_obj.fill_between(b_values, elbos, log_likelihoods, color=GREY, alpha=0.2, lw=0, label="gap: posterior KL")
     ax_obj.axvline(b_star, color=VERMILLION, lw=1.0, ls=":")
     ax_obj.annotate(f"$b^* = {b_star:.2f}$", (b_star, elbo_star[0]), xytext=(b_star + 0.08, elbo_star[0] - 0.12),
-                    fontsize=8, color=VERMILLION)
+                    fontsize=9, color=VERMILLION)
     ax_obj.set_xlabel("decoder asymmetry $b$")
     ax_obj.set_ylabel("nats per data point")
-    ax_obj.legend(fontsize=8, frameon=False, loc="lower left")
+    ax_obj.legend(fontsize=9, frameon=False, loc="lower left")
 
     z = torch.linspace(-3.0, 3.0, 1201, dtype=DTYPE)
     for b, colour, name in ((0.0, BLUE, "b = 0"), (b_star, VERMILLION, f"b = {b_star:.2f}")):
@@ -64,7 +64,7 @@ def make(path, seed=0, quick=False):
         ax_post.plot(z.numpy(), fit, color=colour, lw=1.8, ls="--", label=f"best Gaussian $q$, ${name}$")
     ax_post.set_xlabel(f"$z$ (at $x = {X_SHOWN}$)")
     ax_post.set_ylabel("density")
-    ax_post.legend(fontsize=7.5, frameon=False, loc="upper left")
+    ax_post.legend(fontsize=8.5, frameon=False, loc="upper left")
     ax_post.set_ylim(0, 1.35 * ax_post.get_ylim()[1])
     for ax in (ax_obj, ax_post):
         ax.spines[["top", "right"]].set_visible(False)
