@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from vaeriants.distributions import LOG_2PI, log_bernoulli
+from vaeriants.distributions import LOG_2PI
 from vaeriants.vae import VAEConfig, train_vae
 
 DTYPE = torch.float64
@@ -191,15 +191,6 @@ def free_bits_kl(kl_per_group, free_bits):
     Below lambda nats a group's KL is no longer penalized at all: its gradient is zero.
     """
     return torch.clamp(kl_per_group, min=free_bits).sum()
-
-
-def free_bits_loss(model, x, free_bits):
-    """A VAE loss (to minimize) with free bits per latent unit; a drop-in for model.loss(x)."""
-    mean, logvar = model.encoder(x)
-    z = mean + (0.5 * logvar).exp() * torch.randn_like(mean)
-    log_likelihood = log_bernoulli(x, model.decoder(z)).mean()
-    kl_units = (0.5 * (logvar.exp() + mean**2 - 1.0 - logvar)).mean(dim=0)  # (latent_dim,)
-    return -(log_likelihood - free_bits_kl(kl_units, free_bits))
 
 
 def ar1_covariance(alpha, n):

@@ -1,8 +1,8 @@
 """Active units of VAEs trained on scikit-learn's digits with a KL weight beta.
 
-Six VAEs (16 latent units, 64 hidden units, 250 epochs) differ only in beta. Left: the number
+Six VAEs (16 latent units, 64 hidden units, 250 epochs) differ only in beta. Top: the number
 of active units (Burda et al.'s A_u > 0.01) and the rate E_x KL(q(z|x) || p(z)) against beta.
-Right: every unit of every model as a point (activity A_u, its KL); units fall into two
+Bottom: every unit of every model as a point (activity A_u, its KL); units fall into two
 clusters, and the threshold sits in the gap between them. The dashed line is the bound
 KL_u >= A_u / 2 derived in the text.
 """

@@ -1,7 +1,7 @@
 """Forward and reverse KL fits of a Gaussian to the bimodal target 0.3 N(-2, 0.6^2) + 0.7 N(2, 0.6^2).
 
-Left: the target and the three fits (the forward-KL optimum matches the target's mean and
-variance; the reverse-KL divergence has one local optimum per mode). Right: the profile of
+Top: the target and the three fits (the forward-KL optimum matches the target's mean and
+variance; the reverse-KL divergence has one local optimum per mode). Bottom: the profile of
 each divergence as a function of the mean of q, minimized over its variance, which shows why
 the reverse fit depends on where it starts and the forward fit does not.
 """

@@ -1,8 +1,8 @@
 """Edge one: the ELBO moves the decoder away from maximum likelihood toward simpler posteriors.
 
 Data come from p(z) = N(0, 1), p(x|z) = N(x; z^2, 0.3^2); the model's decoder mean is
-z^2 + b z. Left: the population average log-likelihood (largest at the true b = 0) and the
-best Gaussian-q ELBO (largest at b* > 0) as functions of b. Right: the posterior p_b(z|x) at
+z^2 + b z. Top: the population average log-likelihood (largest at the true b = 0) and the
+best Gaussian-q ELBO (largest at b* > 0) as functions of b. Bottom: the posterior p_b(z|x) at
 x = 1.5 and its best Gaussian approximation, for b = 0 and for b = b*.
 """
 import math
