@@ -47,6 +47,10 @@ def test_cavi_reaches_the_closed_form_fixed_point_at_the_predicted_rate():
     # Near the fixed point each sweep multiplies the error in E_q[tau] by 1 / (2 a_N + 1) = 1/9.
     ratios = errors[2:6] / errors[1:5]
     assert torch.allclose(ratios, t(1.0 / (2 * a_n + 1)), rtol=0.01)
+    # The ELBO is flat at its optimum, so its distance to the optimum shrinks by the square, 81.
+    best = normal_gamma_elbo(MODEL, fixed)
+    distances = torch.stack([best - normal_gamma_elbo(MODEL, q) for q in history[2::2]])
+    assert torch.allclose(distances[2:6] / distances[3:7], t((2 * a_n + 1) ** 2), rtol=0.01)
     assert float(history[-1].b) == pytest.approx(float(fixed.b), rel=1e-8)
     assert float(history[-1].v) == pytest.approx(float(fixed.v), rel=1e-8)
 

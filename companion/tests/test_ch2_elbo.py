@@ -34,7 +34,7 @@ def test_log_evidence_matches_numerical_integration():
 
 
 def test_elbo_plus_posterior_kl_is_log_evidence():
-    # Equation (2.3): log p(x) = L(q) + KL(q || p(z | x)) for every q, not only the optimum.
+    # eq:2-elbo-gap: log p(x) = L(q) + KL(q || p(z | x)) for every q, not only the optimum.
     log_px = float(MODEL.log_evidence())
     for m, s2 in random_gaussians(50, seed=0):
         assert float(MODEL.elbo(m, s2) + MODEL.kl_to_posterior(m, s2)) == pytest.approx(log_px, abs=1e-10)

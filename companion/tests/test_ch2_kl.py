@@ -61,7 +61,7 @@ def test_kl_to_standard_normal_is_the_special_case():
     special = kl_diag_normal_standard_normal(mean, logvar)  # (5,)
     general = kl_diag_normals(mean, logvar, zeros, zeros)
     assert torch.allclose(special, general, atol=1e-12)
-    # The per-dimension form 1/2 (sigma^2 + mu^2 - 1 - log sigma^2) of equation (2.23), by hand.
+    # The per-dimension form 1/2 (sigma^2 + mu^2 - 1 - log sigma^2) (eq:2-kl-standard), by hand.
     by_hand = 0.5 * (logvar.exp() + mean**2 - 1.0 - logvar).sum(-1)
     assert torch.allclose(special, by_hand, atol=1e-12)
 
