@@ -28,8 +28,6 @@
     });
     darkQuery.addEventListener('change', function () { showScheme(themeButton); });
   }
-  var tools = document.querySelector('.site-tools');
-  if (tools) tools.hidden = false;
 
   // ---- search ----------------------------------------------------------------------------
   var searchButton = document.getElementById('search-button');

@@ -11,7 +11,7 @@ from scipy.special import softmax
 
 from vaeriants import em
 from vaeriants import factor_analysis as fa
-from vaeriants.distributions import LOG_2PI, kl_full_normals
+from vaeriants.distributions import LOG_2PI, kl_full_normals, log_bernoulli
 from vaeriants.figures import ch1_em_gmm as figure
 
 SEEDS = range(6)
@@ -68,6 +68,41 @@ def test_posterior_by_bayes_rule_matches_closed_form():
     assert np.all(np.abs(estimate - post_mean[0]) < 4.0 * np.sqrt(np.diag(post_cov) / ess))
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_fa_posterior_is_gaussian_conditioning_and_narrower_than_the_prior(seed):
+    """(1.8) equals conditioning the joint Gaussian of (z, x) on x; and I - G is PSD.
+
+    (z, x) is Gaussian with Cov[z] = I, Cov[x, z] = W, Cov[x] = C = WW^T + Psi, so
+    p(z | x) = N(W^T C^{-1} (x - b), I - W^T C^{-1} W): the textbook formula, derived
+    differently from the completed square of the text. Both are exact; rounding tolerance.
+    """
+    params = fa.random_params(d=5, m=3, seed=seed)
+    x = fa.sample(7, params, seed=seed + 1)
+    post_means, post_cov = fa.posterior(x, params)
+    gain = np.linalg.solve(params.marginal_cov, params.loadings).T  # W^T C^{-1}, (m, d)
+    np.testing.assert_allclose(post_means, (x - params.offset) @ gain.T, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(post_cov, np.eye(3) - gain @ params.loadings, rtol=1e-9, atol=1e-12)
+    assert np.all(np.linalg.eigvalsh(np.eye(3) - post_cov) > -1e-12)  # G <= I
+    assert np.all(np.linalg.eigvalsh(post_cov) < 1.0)
+
+
+def test_latent_symmetries_leave_the_marginal_unchanged(mixture_data):
+    """W -> WR (R orthogonal) leaves the FA marginal unchanged; so does relabelling a mixture."""
+    params = fa.random_params(d=6, m=3, seed=0)
+    x = fa.sample(50, params, seed=1)
+    rotation, _ = np.linalg.qr(np.random.default_rng(2).standard_normal((3, 3)))
+    rotated = fa.FAParams(params.loadings @ rotation, params.offset, params.noise)
+    assert not np.allclose(rotated.loadings, params.loadings)  # a real change of loadings
+    log_lik = fa.log_likelihood(x, params)
+    assert abs(fa.log_likelihood(x, rotated) - log_lik) < tolerance(log_lik)
+
+    gmm = random_params(mixture_data, 3, seed=0)
+    order = np.array([2, 0, 1])
+    relabelled = em.GMMParams(gmm.weights[order], gmm.means[order], gmm.covs[order])
+    log_lik = em.log_likelihood(mixture_data, gmm)
+    assert abs(em.log_likelihood(mixture_data, relabelled) - log_lik) < tolerance(log_lik)
+
+
 # ----------------------------------------------------------------------------------------------
 # Section "Maximum likelihood principle recap"
 # ----------------------------------------------------------------------------------------------
@@ -81,6 +116,55 @@ def test_expected_log_likelihood_is_minus_entropy_minus_kl():
     entropy = 0.5 * (2 * (1.0 + LOG_2PI) + np.linalg.slogdet(cov_d)[1])
     kl = kl_full_normals(*(torch.tensor(a) for a in (mean_d, cov_d, model.means[0], model.covs[0]))).item()
     assert abs(log_p.mean() - (-entropy - kl)) < 4.0 * log_p.std() / np.sqrt(log_p.size)
+
+
+def test_cross_entropy_identity_is_exact_for_discrete_data():
+    """(1.10) exactly, and each step of (1.11), with p_D the empirical pmf of binary data.
+
+    Model: independent Bernoulli coordinates (the decoder family of the text, with z dropped).
+    The average of log p_theta over the data equals -H(p_D) - KL(p_D || p_theta) to rounding;
+    the sum of p_theta over the support of p_D is below one, so the last step of (1.11) is strict.
+    """
+    rng = np.random.default_rng(0)
+    data = (rng.random((40, 3)) < np.array([0.2, 0.5, 0.7])).astype(float)  # (N, d), 8 possible values
+    logits = torch.tensor([0.3, -0.4, 1.1], dtype=torch.float64)
+    log_p = log_bernoulli(torch.tensor(data), logits).numpy()  # (N,)
+    values, counts = np.unique(data, axis=0, return_counts=True)
+    p_d = counts / counts.sum()
+    log_p_values = log_bernoulli(torch.tensor(values), logits).numpy()
+    entropy = -(p_d * np.log(p_d)).sum()
+    kl = (p_d * (np.log(p_d) - log_p_values)).sum()
+    assert abs(log_p.mean() - (-entropy - kl)) < 1e-12
+    jensen = np.log((p_d * np.exp(log_p_values) / p_d).sum())  # log E_{p_D}[p_theta / p_D]
+    assert -kl <= jensen <= 0.0
+    assert len(values) < 8 and jensen < 0.0  # 6 of the 8 values occur: the last step is strict
+    assert kl > 0.0
+
+
+def test_gaussian_average_log_likelihood_and_its_maximum(mixture_data):
+    """(1.12) equals the direct average of log N(x; mu, Sigma), and (m, S) maximizes it."""
+    x = mixture_data
+    m, S = x.mean(0), np.cov(x.T, bias=True)
+
+    def closed_form(mu, cov):  # (1.12)
+        prec = np.linalg.inv(cov)
+        return (-0.5 * np.linalg.slogdet(cov)[1] - 0.5 * np.trace(prec @ S)
+                - 0.5 * (m - mu) @ prec @ (m - mu) - 0.5 * x.shape[1] * LOG_2PI)
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        mu = rng.standard_normal(2)
+        a = rng.standard_normal((2, 2))
+        cov = a @ a.T + 0.5 * np.eye(2)
+        direct = em.log_gaussian(x, mu, cov).mean()
+        assert abs(closed_form(mu, cov) - direct) < tolerance(direct)
+    fit = em.m_step(x, np.ones((x.shape[0], 1)))  # one component: the unweighted fit
+    np.testing.assert_allclose(fit.means[0], m, rtol=1e-12)
+    np.testing.assert_allclose(fit.covs[0], S, rtol=1e-10)
+    best = closed_form(m, S)
+    for _ in range(20):
+        a = 0.1 * rng.standard_normal((2, 2))
+        assert closed_form(m + 0.1 * rng.standard_normal(2), S + a @ a.T - 0.05 * np.eye(2) * rng.random()) < best
 
 
 def test_fisher_identity_mixture(mixture_data):
@@ -201,16 +285,25 @@ def test_worked_example_numbers():
     new = em.m_step(x, resp)
     np.testing.assert_allclose(new.weights, [0.496, 0.504], atol=5e-4)
     np.testing.assert_allclose(new.means[:, 0], [-1.370, 1.845], atol=5e-4)
+    # The displayed sum with the table's rounded responsibilities gives -1.371.
+    r1 = np.round(resp[:, 0], 3)
+    assert round(float(r1 @ x[:, 0] / np.round(resp[:, 0].sum(), 3)), 3) == -1.371
     np.testing.assert_allclose(new.covs[:, 0, 0], [0.618, 1.583], atol=5e-4)
     assert abs(em.free_energy(x, resp, init) - (-8.674)) < 5e-4
     history = em.run_em(x, init, n_iter=200, tol=1e-12)
-    np.testing.assert_allclose(history.log_likelihoods[:3], [-8.674, -7.423, -7.090], atol=5e-4)
-    assert abs(history.log_likelihoods[-1] - (-7.051)) < 5e-4
-    assert 10 <= len(history.params) - 1 <= 15  # "about a dozen iterations"
-    final = history.params[-1]
-    np.testing.assert_allclose(final.weights, [0.497, 0.503], atol=5e-4)
-    np.testing.assert_allclose(final.means[:, 0], [-1.503, 1.982], atol=5e-4)
-    np.testing.assert_allclose(final.covs[:, 0, 0], [0.250, 1.049], atol=5e-4)
+    log_liks = np.round(history.log_likelihoods, 3)
+    np.testing.assert_array_equal(log_liks[:4], [-8.674, -7.423, -7.090, -7.053])
+    # "reaches -7.051 at the fifth iteration" (and stays there)
+    assert log_liks[4] != -7.051 and np.all(log_liks[5:] == -7.051)
+
+    def rounded(params):
+        return np.round(np.concatenate([params.weights, params.means[:, 0], params.covs[:, 0, 0]]), 3)
+
+    # "by the eighth the parameters have stopped changing in the third decimal, at ..."
+    final = rounded(history.params[-1])
+    np.testing.assert_array_equal(final, [0.497, 0.503, -1.503, 1.982, 0.250, 1.049])
+    assert all(np.array_equal(rounded(p), final) for p in history.params[8:])
+    assert not np.array_equal(rounded(history.params[7]), final)
 
 
 def test_hard_assignments_in_the_small_variance_limit(mixture_data):
@@ -273,6 +366,20 @@ def test_generalized_em_never_decreases_the_log_likelihood(mixture_data, seed):
     assert np.all(np.diff(history.log_likelihoods) >= -tolerance(history.log_likelihoods[0]))
 
 
+@pytest.mark.parametrize("step", [0.1, 0.3, 0.7])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_damped_m_step_satisfies_the_concavity_bound(mixture_data, seed, step):
+    """(1.25): Q(mixed) >= (1 - s) Q(old) + s Q(best) >= Q(old), and Q(mixed) < Q(best) for s < 1."""
+    x = mixture_data
+    old = random_params(x, 3, seed)
+    resp = em.e_step(x, old)
+    q_old = em.expected_complete_log_likelihood(x, resp, old)
+    q_best = em.expected_complete_log_likelihood(x, resp, em.m_step(x, resp))
+    q_mixed = em.expected_complete_log_likelihood(x, resp, em.damped_m_step(x, resp, old, step))
+    assert q_mixed >= (1.0 - step) * q_old + step * q_best - tolerance(q_old)
+    assert q_old < q_mixed < q_best
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_incremental_em_never_decreases_the_free_energy(mixture_data, seed):
     _, free_energies = em.run_incremental_em(mixture_data, em.random_init(mixture_data, 3, seed),
@@ -297,3 +404,24 @@ def test_factor_analysis_em_never_decreases_the_log_likelihood(seed, isotropic):
                             isotropic=isotropic)
     assert np.all(np.diff(log_liks) >= -tolerance(log_liks[0]))
     assert log_liks[-1] > log_liks[0]
+
+
+@pytest.mark.parametrize("isotropic", [False, True], ids=["factor-analysis", "ppca"])
+@pytest.mark.parametrize("seed", range(3))
+def test_factor_analysis_em_fixed_point_is_a_stationary_point(seed, isotropic):
+    """Where the updates (1.26) stop moving, the gradient of log p(x) vanishes.
+
+    This fails for wrong updates: without G in the second bracket ("hard" EM) the noise
+    collapses instead. For pPCA the free noise parameter is the shared sigma^2, so its gradient
+    is the sum of the per-coordinate ones.
+    """
+    x = fa.sample(300, fa.random_params(6, 2, seed=seed), seed=seed + 10)
+    init = fa.random_params(6, 2, seed=seed + 20, noise_scale=1.0)
+    params, log_liks = fa.run_em(x, init, n_iter=2000, isotropic=isotropic)
+    scale = np.abs(fa.fisher_gradient_loadings(x, fa.FAParams(init.loadings, x.mean(0), init.noise))).max()
+    assert np.abs(fa.fisher_gradient_loadings(x, params)).max() < 1e-4 * scale
+    noise_grad = fa.fisher_gradient_log_noise(x, params)
+    if isotropic:
+        assert abs(noise_grad.sum()) < 1e-4 * scale
+    else:
+        assert np.abs(noise_grad).max() < 1e-4 * scale
