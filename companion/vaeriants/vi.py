@@ -10,8 +10,7 @@ computed exactly and compared with what the algorithms produce:
 * `GaussianMixture`: a Bayesian mixture of unit-variance Gaussians with unknown means, the
   conditionally conjugate model with global and local variables used for stochastic VI.
 
-It also holds the two black-box gradient estimators (score function and reparameterization)
-for a diagonal Gaussian q, written against any log joint density.
+Black-box VI (`black_box_vi`) runs on chapter 8's gradient estimators (`vaeriants.gradients`).
 
 Everything is float64: the tests compare identities to many digits.
 """
@@ -102,53 +101,22 @@ class ConjugateGaussian:
 
 
 # ----------------------------------------------------------------------------------------------
-# Black-box gradients of the ELBO for q = N(mean, diag(exp(2 log_std))).
+# Black-box VI: stochastic gradient ascent on the ELBO with Robbins-Monro steps.
 # ----------------------------------------------------------------------------------------------
-def _per_sample_leaves(mean, log_std, num_samples):
-    """Copies of the parameters, one per sample, so one backward pass gives per-sample grads."""
-    mean_s = mean.detach().expand(num_samples, -1).clone().requires_grad_(True)  # (S, d)
-    log_std_s = log_std.detach().expand(num_samples, -1).clone().requires_grad_(True)  # (S, d)
-    return mean_s, log_std_s
+def black_box_vi(model, dim, estimator, num_steps, num_samples, generator, steps=None):
+    """Fit q = N(mean, diag std^2) to the posterior of `model` (anything with `log_joint(z)`).
 
-
-def score_function_gradients(log_joint, mean, log_std, num_samples, generator):
-    """Per-sample score-function estimates of the ELBO gradient w.r.t. (mean, log_std).
-
-    grad = grad log q(z) * (log p(x, z) - log q(z)), z ~ q drawn without a path to the
-    parameters. Returns two (S, d) tensors whose row means are the S-sample estimate.
-    """
-    mean_s, log_std_s = _per_sample_leaves(mean, log_std, num_samples)
-    eps = torch.randn(mean_s.shape, generator=generator, dtype=DTYPE)
-    z = (mean_s + log_std_s.exp() * eps).detach()  # samples carry no gradient
-    log_q = log_normal_diag(z, mean_s, 2.0 * log_std_s)  # (S,)
-    weight = (log_joint(z) - log_q).detach()  # (S,)
-    (log_q * weight).sum().backward()
-    return mean_s.grad, log_std_s.grad
-
-
-def reparameterization_gradients(log_joint, mean, log_std, num_samples, generator):
-    """Per-sample reparameterization estimates: grad of log p(x, g(eps)) - log q(g(eps))."""
-    mean_s, log_std_s = _per_sample_leaves(mean, log_std, num_samples)
-    eps = torch.randn(mean_s.shape, generator=generator, dtype=DTYPE)
-    z = mean_s + log_std_s.exp() * eps  # z = g(eps), differentiable in the parameters
-    objective = log_joint(z) - log_normal_diag(z, mean_s, 2.0 * log_std_s)  # (S,)
-    objective.sum().backward()
-    return mean_s.grad, log_std_s.grad
-
-
-def black_box_vi(log_joint, dim, estimator, num_steps, num_samples, generator, steps=None):
-    """Fit q = N(mean, diag std^2) by stochastic gradient ascent with Robbins-Monro steps.
-
-    `estimator` is `score_function_gradients` or `reparameterization_gradients`.
-    Returns the final (mean, log_std).
+    `estimator(model, mean, log_std, n, generator)` returns n single-sample gradient estimates
+    w.r.t. (mean, log_std), shape (n, 2 dim): chapter 8's `vaeriants.gradients.elbo_score_function`
+    or `elbo_pathwise`. Each step averages them and moves by rho_t. Returns (mean, log_std).
     """
     mean = torch.zeros(dim, dtype=DTYPE)
     log_std = torch.zeros(dim, dtype=DTYPE)
     steps = robbins_monro_steps(num_steps, delay=10.0, forget=0.7, scale=0.5) if steps is None else steps
     for rho in steps:
-        g_mean, g_log_std = estimator(log_joint, mean, log_std, num_samples, generator)
-        mean = mean + rho * g_mean.mean(0)
-        log_std = log_std + rho * g_log_std.mean(0)
+        gradient = estimator(model, mean, log_std, num_samples, generator).mean(0)  # (2 dim,)
+        mean = mean + rho * gradient[:dim]
+        log_std = log_std + rho * gradient[dim:]
     return mean, log_std
 
 
