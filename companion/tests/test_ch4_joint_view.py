@@ -29,6 +29,13 @@ def test_joint_kl_splits_on_the_latent_side(m):
     assert prior_kl >= 0 and conditional_kl >= 0
 
 
+@pytest.mark.parametrize("m", MODELS)
+def test_average_kl_term_is_information_plus_prior_mismatch(m):
+    average_kl, information, prior_kl = jv.average_rate_split(m)
+    assert average_kl.item() == pytest.approx((information + prior_kl).item(), abs=1e-12)
+    assert information <= -(m.log_data.exp() * m.log_data).sum() + 1e-12  # I(x; z) <= H(p_D)
+
+
 def test_exact_posterior_closes_the_gap():
     m = MODELS[0]
     exact = replace(m, log_q=jv.log_joint(m) - jv.log_marginal(m)[:, None])

@@ -24,7 +24,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def linear_vae(data):
-    return train_linear_vae(data, 2, steps=3000, lr=3e-2, seed=0)
+    return train_linear_vae(data, 2, steps=6000, lr=3e-2, seed=0)
 
 
 def test_linear_autoencoder_learns_the_principal_subspace(data):
@@ -44,7 +44,7 @@ def test_linear_autoencoder_weights_are_not_identified(data):
 
 
 def test_analytic_elbo_equals_its_monte_carlo_estimate(data):
-    model, _ = train_linear_vae(data, 2, steps=50, lr=3e-2, seed=0)  # a generic, unconverged model
+    model, _ = train_linear_vae(data, 2, steps=50, seed=0)  # a generic, unconverged model
     torch.manual_seed(4)
     with torch.no_grad():
         exact = model.analytic_elbo(data)
@@ -59,7 +59,7 @@ def test_linear_vae_elbo_approaches_the_ppca_maximum(data, linear_vae):
     own_likelihood = ppca.log_likelihood(data, model.as_ppca())
     # ELBO <= log p_theta(x) of its own decoder <= the pPCA maximum, and the gaps close.
     assert history[-1] <= own_likelihood + 1e-9 <= best + 2e-9
-    assert best - history[-1] < 2e-3
+    assert best - history[-1] < 5e-4
     assert history[-1] > history[0] + 5.0
 
 
@@ -67,12 +67,12 @@ def test_linear_vae_decoder_is_the_ppca_solution(data, linear_vae):
     model, _ = linear_vae
     fitted = ppca.fit(data, 2)
     learned = model.as_ppca()
-    assert learned.noise_var == pytest.approx(fitted.noise_var, rel=2e-2)
+    assert learned.noise_var == pytest.approx(fitted.noise_var, rel=1e-3)
     # W is identified only up to a rotation, C = W W^T + sigma^2 I is not: compare the two C's
     # relative to each other (the likelihood is flat along high-variance directions, so an
-    # absolute comparison would ask more than the 2e-3 nats that separate the two models).
+    # absolute comparison would ask more than the 5e-4 nats that separate the two models).
     ratio = torch.linalg.eigvals(torch.linalg.solve(fitted.covariance, learned.covariance)).real
-    assert (ratio - 1.0).abs().max().item() < 0.1
+    assert (ratio - 1.0).abs().max().item() < 0.05
 
 
 def test_linear_vae_encoder_is_the_exact_posterior(data, linear_vae):
@@ -84,7 +84,8 @@ def test_linear_vae_encoder_is_the_exact_posterior(data, linear_vae):
     with torch.no_grad():
         q_means = model.encoder(data)
         q_var = model.posterior_logvar.exp()
-    assert (q_means - means).abs().max().item() < 5e-2
-    assert torch.allclose(q_var, cov.diagonal(), rtol=5e-2)
+    assert (q_means - means).abs().max().item() < 1e-3
+    assert torch.allclose(q_var, cov.diagonal(), rtol=1e-3)
+    # The ELBO depends on the rotation only at second order, so M becomes diagonal slowly.
     off_diagonal = cov - torch.diag(cov.diagonal())
-    assert off_diagonal.abs().max().item() < 2e-2 * cov.diagonal().min().item()
+    assert off_diagonal.abs().max().item() < 0.05 * cov.diagonal().min().item()

@@ -88,3 +88,14 @@ def model_posterior_kl(m: DiscreteLVM):
     """E_{p_theta(x)} KL( p_theta(z|x) || q(z|x) ): the divergence the sleep phase minimizes."""
     log_post = log_joint(m) - log_marginal(m)[:, None]
     return (log_joint(m).exp() * (log_post - m.log_q)).sum()
+
+
+def average_rate_split(m: DiscreteLVM):
+    """E_{p_D} KL(q(z|x) || p(z)) and its two parts (ELBO surgery, Hoffman and Johnson, 2016):
+    the mutual information I_q(x; z) of the encoder joint, and KL(q(z) || p(z))."""
+    log_q_joint = m.log_data[:, None] + m.log_q  # (n_x, n_z)
+    log_agg = torch.logsumexp(log_q_joint, dim=0)  # log q(z), (n_z,)
+    average_kl = (log_q_joint.exp() * (m.log_q - m.log_prior)).sum()
+    mutual_information = (log_q_joint.exp() * (m.log_q - log_agg)).sum()
+    prior_kl = (log_agg.exp() * (log_agg - m.log_prior)).sum()
+    return average_kl, mutual_information, prior_kl
