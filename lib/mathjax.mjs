@@ -29,7 +29,8 @@ export function loadMacros(path) {
 
 // A MathJax document for one HTML page. `errors` collects {tex, message} for each fragment
 // that fails to typeset; `chapter` (a number or null) prefixes equation numbers, as (2.7).
-export function pageDocument(html, { macros, chapter, errors }) {
+// Returns the document and its TeX input jax (whose tags hold the page's equation labels).
+export function pageDocument(html, { macros, chapter, errors, fontCache = 'global' }) {
   const tex = new TeX({
     packages: PACKAGES,
     macros,
@@ -39,15 +40,16 @@ export function pageDocument(html, { macros, chapter, errors }) {
     tags: 'ams',
     tagformat: {
       number: (n) => (chapter ? `${chapter}.${n}` : String(n)),
-      id: (label) => `eq-${label.replace(/[^A-Za-z0-9_-]/g, '-')}`,
+      id: (label) => label.replace(/[^A-Za-z0-9_-]/g, '-'),
     },
     formatError: (jax, error) => {
       errors.push({ tex: jax.latex, message: error.message });
       return jax.formatError(error);
     },
   });
-  const svg = new SVG({ fontCache: 'global' });
-  return mathjax.document(html, { InputJax: tex, OutputJax: svg });
+  const svg = new SVG({ fontCache });
+  const doc = mathjax.document(html, { InputJax: tex, OutputJax: svg });
+  return { doc, tex };
 }
 
 export function svgStyleSheet(doc) {

@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-COPIED = ["_config.yml", "_layouts", "_includes", "_plugins", "_sass", "assets/css", "lib", "script", "_data/macros.json",
+COPIED = ["_config.yml", "_layouts", "_includes", "_plugins", "_sass", "assets/css", "assets/js", "assets/favicon.svg", "lib", "script", "_data/macros.json",
           "notation.md", "bibliography.md", "news.html"]
 
 BIBLIOGRAPHY = textwrap.dedent("""\
@@ -38,7 +38,7 @@ CHAPTER = textwrap.dedent("""\
     summary: "A chapter for the fault tests."
     ---
 
-    The bound of {% cite kingma2014aevb %} and the sampler of {% cite neal2001ais %}.
+    The bound of {% cite kingma2014aevb %} and the sampler of {% cite neal2001ais %}; both {% cite kingma2014aevb neal2001ais %}.
 
     ## A section {#a-section}
 
