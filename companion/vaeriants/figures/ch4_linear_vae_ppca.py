@@ -27,7 +27,7 @@ def make(path, seed=0, quick=False):
     best = ppca.max_log_likelihood(x, 2)
     steps = 60 if quick else 6000
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=150)
-    for name, samples in [("exact", None), ("sampled", 1)]:
+    for name, samples in [("sampled", 1), ("exact", None)]:  # the noisy run first, underneath
         likelihood = []
         _, elbo = train_linear_vae(x, 2, steps=steps, seed=seed, samples=samples,
                                    on_step=lambda m: likelihood.append(ppca.log_likelihood(x, m.as_ppca())))
