@@ -96,7 +96,7 @@ def test_discretized_logistic_stable_form_matches_and_survives_float32():
     log_scale = -2 + 2 * torch.rand(8, 64, generator=g, dtype=torch.float64)  # scales 0.14 to 1
     assert torch.allclose(lik.discretized_logistic(x, mean, log_scale, 17),
                           lik.discretized_logistic_naive(x, mean, log_scale, 17), atol=1e-9)
-    # Far in the tail (a pixel 20 scales from the mean) the naive float32 form gives log 0.
+    # Far in the tail (a pixel 25 scales from the mean) the naive float32 form gives log 0.
     x32, mean32, scale32 = torch.tensor([[0.5]]), torch.tensor([[0.0]]), torch.tensor([[math.log(0.02)]])
     assert torch.isinf(lik.discretized_logistic_naive(x32, mean32, scale32, 17)).all()
     stable = lik.discretized_logistic(x32, mean32, scale32, 17).item()
