@@ -304,9 +304,17 @@ def autoregressive_flow(dim, n_layers, layer_class=AffineAutoregressive, seed=0,
     return FlowDistribution(dim, layers)
 
 
-def gaussian_flow(dim):
-    """The full-covariance Gaussian N(mu, L L^T) as a one-layer flow."""
-    return FlowDistribution(dim, [AffineCholesky(dim)])
+def gaussian_flow(dim, seed=0, mean_scale=0.1):
+    """The full-covariance Gaussian N(mu, L L^T) as a one-layer flow.
+
+    Its mean starts at a small random offset, as the other flows start from random weights:
+    on a target symmetric about the origin, a mean started exactly at 0 receives no gradient
+    that would move it off the point of symmetry.
+    """
+    layer = AffineCholesky(dim)
+    with torch.no_grad():
+        layer.mu.copy_(mean_scale * torch.randn(dim, generator=torch.Generator().manual_seed(seed)))
+    return FlowDistribution(dim, [layer])
 
 
 # ----------------------------------------------------------------------------- fitting

@@ -3,7 +3,8 @@
 Rows: a banana (one curved mode) and two arcs of a ring (two modes). Columns: the target,
 then the best full-covariance Gaussian, a stack of planar flows, a stack of affine
 autoregressive (IAF) layers and a neural autoregressive flow (deep sigmoidal transformer),
-each trained by maximizing E_q[log p~(z) - log q(z)], i.e. minimizing KL(q || p). Each panel
+each trained by maximizing E_q[log p~(z) - log q(z)], i.e. minimizing KL(q || p); the
+Gaussian, cheap to fit, is the best of several random starts. Each panel
 states KL(q || p) = log Z - ELBO in nats, from 20,000 draws of q; log Z is exact for the
 banana and computed on a fine grid for the arcs.
 """
@@ -15,6 +16,7 @@ from vaeriants import flows as fl
 
 OUTPUT = "assets/figures/ch6-flow-posterior.svg"
 LIMIT = 3.5
+GAUSSIAN_STARTS = 4
 
 
 def _targets():
@@ -25,13 +27,28 @@ def _targets():
 
 
 def _families(n_planar):
+    """(label, builder, number of random starts): the cheap Gaussian gets several starts,
+    because reverse KL has poor local optima (on the arcs, a broad blob over both)."""
     return [
-        ("full-covariance\nGaussian", lambda seed: fl.gaussian_flow(2)),
-        (f"{n_planar} planar\nlayers", lambda seed: fl.planar_flow(2, n_planar, seed=seed)),
-        ("4 affine autoregr.\nlayers (IAF)", lambda seed: fl.autoregressive_flow(2, 4, hidden=32, seed=seed)),
+        ("full-covariance\nGaussian", lambda seed: fl.gaussian_flow(2, seed=seed, mean_scale=1.0), GAUSSIAN_STARTS),
+        (f"{n_planar} planar\nlayers", lambda seed: fl.planar_flow(2, n_planar, seed=seed), 1),
+        ("4 affine autoregr.\nlayers (IAF)", lambda seed: fl.autoregressive_flow(2, 4, hidden=32, seed=seed), 1),
         ("2 sigmoidal autoregr.\nlayers (NAF)", lambda seed: fl.autoregressive_flow(
-            2, 2, fl.SigmoidalAutoregressive, hidden=32, n_sigmoids=8, seed=seed)),
+            2, 2, fl.SigmoidalAutoregressive, hidden=32, n_sigmoids=8, seed=seed), 1),
     ]
+
+
+def _best_fit(build, n_starts, log_target, steps, seed):
+    """Fit from n_starts seeds; return the flow with the highest ELBO and that ELBO."""
+    best = None
+    for start in range(n_starts):
+        flow = build(seed + start)
+        fl.fit_reverse_kl(flow, log_target, steps=steps, batch_size=256, learning_rate=5e-3, seed=seed + start)
+        with torch.no_grad():
+            elbo = float(fl.reverse_kl_elbo(flow, log_target, 20000, torch.Generator().manual_seed(seed + 100)))
+        if best is None or elbo > best[1]:
+            best = (flow, elbo)
+    return best
 
 
 def _density_image(log_density, n_grid):
@@ -48,11 +65,8 @@ def make(path, seed=0, quick=False):
     fig, axes = plt.subplots(2, 1 + len(families), figsize=(11.0, 4.9), dpi=100, sharex=True, sharey=True)
     for row, (name, log_target, log_z) in enumerate(_targets()):
         panels = [("target", _density_image(log_target, n_grid), None)]
-        for label, build in families:
-            flow = build(seed)
-            fl.fit_reverse_kl(flow, log_target, steps=steps, batch_size=256, learning_rate=5e-3, seed=seed)
-            with torch.no_grad():
-                elbo = float(fl.reverse_kl_elbo(flow, log_target, 20000, torch.Generator().manual_seed(seed + 1)))
+        for label, build, n_starts in families:
+            flow, elbo = _best_fit(build, n_starts, log_target, steps, seed)
             panels.append((label, _density_image(flow.log_prob, n_grid), log_z - elbo))
         for col, (label, image, kl) in enumerate(panels):
             ax = axes[row, col]
@@ -69,5 +83,6 @@ def make(path, seed=0, quick=False):
     for ax in axes[-1]:
         ax.set_xlabel("$z_1$", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
+    with plt.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(path)
     plt.close(fig)
