@@ -1,0 +1,173 @@
+#!/usr/bin/env node
+// Typesets the math of built pages in place: `node script/typeset-math.mjs SITE_DIR [FILE ...]`.
+//
+// kramdown leaves math as \( .. \) and \[ .. \]; this replaces each with SVG (plus assistive
+// MathML), so a page needs no script to show its math and the text never moves when it
+// appears. Equations are numbered per chapter, (2.7). A page that holds several chapters (the
+// print edition) marks each with <!--chapter:N--> ... <!--/chapter-->, and each is numbered
+// as in its own chapter. Links written with the {% eqref %} Liquid tag (another chapter's
+// equation) get their target's page and number once every page is typeset.
+//
+// It fails, naming the page and the fragment, when
+//   - a fragment is not valid TeX (an unknown macro included),
+//   - an \eqref or \ref names a label that the page does not define, or {% eqref %} one that
+//     no page defines,
+//   - math is left untypeset: a stray \(, \[ or $$ in the text, as when kramdown has split a
+//     paragraph into a table at a `|` inside inline math, or a display has unbalanced braces.
+import { mkdirSync, readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join, relative, resolve, sep } from 'node:path';
+import { adaptor, loadMacros, pageDocument, svgStyleSheet } from '../lib/mathjax.mjs';
+
+const ROOT = resolve(new URL('..', import.meta.url).pathname);
+const SKIPPED_TAGS = new Set(['script', 'style', 'code', 'pre', 'textarea', 'svg', 'mjx-container', 'mjx-assistive-mml']);
+const CHAPTER_CHUNK = /<!--chapter:(\d+)-->([\s\S]*?)<!--\/chapter-->/g;
+const CROSS_REFERENCE = /<a class="eqref-xref" data-label="([^"]+)" href="[^"]*">[^<]*<\/a>/g;
+
+function htmlFiles(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return htmlFiles(path);
+    return name.endsWith('.html') ? [path] : [];
+  });
+}
+
+// Text outside code, scripts and typeset math that still holds a math delimiter.
+function strayDelimiters(node, found = []) {
+  const kind = adaptor.kind(node);
+  if (kind === '#text') {
+    const text = adaptor.value(node);
+    if (/\\\(|\\\)|\\\[|\\\]|\$\$/.test(text)) found.push(text.trim().slice(0, 120));
+  } else if (!kind.startsWith('#') && !SKIPPED_TAGS.has(kind)) {
+    for (const child of adaptor.childNodes(node)) strayDelimiters(child, found);
+  }
+  return found;
+}
+
+function undefinedReferences(math) {
+  const labels = new Set();
+  const refs = [];
+  for (const item of math) {
+    for (const m of item.math.matchAll(/\\label\{([^}]*)\}/g)) labels.add(m[1]);
+    for (const m of item.math.matchAll(/\\(?:eq)?ref\{([^}]*)\}/g)) refs.push({ label: m[1], tex: item.math });
+  }
+  return refs.filter((ref) => !labels.has(ref.label));
+}
+
+// Typesets one HTML document (a page, or one chapter of the print edition).
+function typesetDocument(html, macros, chapter, fontCache) {
+  const errors = [];
+  const { doc, tex } = pageDocument(html, { macros, chapter, errors, fontCache });
+  doc.render();
+  const math = Array.from(doc.math);
+  const problems = errors.map((e) => `TeX error: ${e.message} in: ${e.tex}`);
+  for (const ref of undefinedReferences(math)) problems.push(`undefined equation label: \\eqref{${ref.label}} in: ${ref.tex}`);
+  for (const text of strayDelimiters(adaptor.body(doc.document))) {
+    problems.push(`math left untypeset (a | inside inline math, or unbalanced braces?): ${text}`);
+  }
+  const labels = {};
+  for (const [label, { tag, id }] of Object.entries(tex.parseOptions.tags.allLabels)) labels[label] = { tag, id };
+  return { doc, problems, labels, count: math.length };
+}
+
+export function typesetPage(html, macros) {
+  const chapterMatch = html.match(/<body[^>]*data-chapter="(\d+)"/);
+  let problems = [];
+  let labels = {};
+  let count = 0;
+  let styles = null;
+  // Chapters of a multi-chapter page first, each numbered as its chapter.
+  html = html.replace(CHAPTER_CHUNK, (whole, chapter, chunk) => {
+    const part = typesetDocument(`<html><head></head><body>${chunk}</body></html>`, macros, chapter, 'local');
+    problems = problems.concat(part.problems);
+    Object.assign(labels, part.labels);
+    count += part.count;
+    if (part.count) styles = svgStyleSheet(part.doc);
+    return adaptor.innerHTML(adaptor.body(part.doc.document));
+  });
+  const page = typesetDocument(html, macros, chapterMatch ? chapterMatch[1] : null, 'global');
+  problems = problems.concat(page.problems);
+  Object.assign(labels, page.labels);
+  count += page.count;
+  if (page.count) styles = svgStyleSheet(page.doc);
+  if (styles) {
+    const style = adaptor.node('style', { id: 'MJX-SVG-styles' });
+    adaptor.append(style, adaptor.text(styles));
+    adaptor.append(adaptor.head(page.doc.document), style);
+  }
+  const output = adaptor.doctype(page.doc.document) + '\n' + adaptor.outerHTML(adaptor.root(page.doc.document));
+  return { output, problems, labels, count };
+}
+
+// Typesetting is a pure function of the page's HTML, the macros and this code, so results are
+// cached by their hash: a rebuild under `jekyll serve` typesets only the pages that changed.
+const CODE_VERSION = createHash('sha256')
+  .update(readFileSync(new URL(import.meta.url)))
+  .update(readFileSync(new URL('../lib/mathjax.mjs', import.meta.url)))
+  .digest('hex');
+
+function cachedTypeset(html, macros, cacheDir) {
+  const key = createHash('sha256').update(CODE_VERSION).update(JSON.stringify(macros)).update(html).digest('hex');
+  const path = join(cacheDir, `${key}.json`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    const result = typesetPage(html, macros);
+    mkdirSync(cacheDir, { recursive: true });
+    writeFileSync(path, JSON.stringify(result));
+    return result;
+  }
+}
+
+function siteUrl(siteDir, file) {
+  return '/' + relative(siteDir, file).split(sep).join('/');
+}
+
+function main(argv) {
+  const [siteDir, ...only] = argv;
+  if (!siteDir) {
+    console.error('usage: typeset-math.mjs SITE_DIR [FILE ...]');
+    process.exit(2);
+  }
+  const source = process.env.VAERIANTS_SOURCE || ROOT;
+  const macros = loadMacros(join(source, '_data', 'macros.json'));
+  const cacheDir = join(source, '.jekyll-cache', 'vaeriants-math');
+  const files = only.length ? only : htmlFiles(siteDir);
+  const problems = [];
+  const labelHome = {}; // label -> { url, tag, id } on the page that numbers it as its chapter
+  let total = 0;
+  for (const file of files) {
+    const html = readFileSync(file, 'utf8');
+    if (!/\\\(|\\\[|\$\$/.test(html)) continue;
+    const result = cachedTypeset(html, macros, cacheDir);
+    total += result.count;
+    writeFileSync(file, result.output);
+    for (const problem of result.problems) problems.push(`${relative(siteDir, file)}: ${problem}`);
+    const isChapter = /<body[^>]*data-chapter=/.test(html);
+    for (const [label, where] of Object.entries(result.labels)) {
+      if (isChapter || !labelHome[label]) labelHome[label] = { url: siteUrl(siteDir, file), ...where };
+    }
+  }
+  // Links to equations of other pages, by label.
+  for (const file of files) {
+    const html = readFileSync(file, 'utf8');
+    if (!html.includes('class="eqref-xref"')) continue;
+    const printEdition = html.includes('<!--print-edition-->');
+    writeFileSync(file, html.replace(CROSS_REFERENCE, (whole, label) => {
+      const home = labelHome[label];
+      if (!home) {
+        problems.push(`${relative(siteDir, file)}: undefined equation label: {% eqref ${label} %}`);
+        return whole;
+      }
+      const href = printEdition ? `#${home.id}` : `${home.url}#${home.id}`;
+      return `<a class="eqref-xref" data-label="${label}" href="${href}">(${home.tag})</a>`;
+    }));
+  }
+  for (const problem of problems) console.error(problem);
+  console.log(`typeset ${total} expressions in ${files.length} pages; ${problems.length} problem(s)`);
+  process.exit(problems.length ? 1 : 0);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
+  main(process.argv.slice(2));
+}

@@ -1,0 +1,98 @@
+// The reading aids work in the browser: search, previews, the colour scheme and its memory,
+// keyboard shortcuts, copy buttons and the phone sidebar.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openPage, startSiteAndBrowser } from './helpers.mjs';
+
+let site;
+before(async () => { site = await startSiteAndBrowser(); });
+after(async () => { await site.close(); });
+
+async function fresh(path, options = {}) {
+  const context = await site.browser.newContext(options);
+  const opened = await openPage(context, site.url, path);
+  return { context, ...opened };
+}
+
+test('search finds a phrase of the introduction and links to its section', async () => {
+  const { context, page, problems } = await fresh('/');
+  await page.click('#search-button');
+  const input = page.locator('#search-box input');
+  await input.waitFor();
+  await input.fill('energy-based models');
+  const result = page.locator('.pagefind-ui__result-link[href*="#introduction"]').first();
+  await result.waitFor({ timeout: 10000 });
+  assert.match(await result.getAttribute('href'), /#introduction$/);
+  await context.close();
+  assert.deepEqual(problems, []);
+});
+
+test('a citation shows its full reference on hover', async () => {
+  const { context, page } = await fresh('/');
+  await page.hover('a.citation[href="#kingma2014aevb"]');
+  const preview = page.locator('#preview');
+  await preview.waitFor({ state: 'visible' });
+  assert.match(await preview.innerText(), /Auto-Encoding Variational Bayes/);
+  await page.mouse.move(0, 0);
+  await preview.waitFor({ state: 'hidden' });
+  await context.close();
+});
+
+test('a citation shows its reference on the first tap and follows on the second', async () => {
+  const { context, page } = await fresh('/', { hasTouch: true, isMobile: true, viewport: { width: 390, height: 800 } });
+  const link = page.locator('a.citation[href="#kingma2014aevb"]').first();
+  await link.tap();
+  await page.locator('#preview').waitFor({ state: 'visible' });
+  assert.equal(new URL(page.url()).hash, '');
+  await link.tap();
+  await page.waitForFunction(() => location.hash === '#kingma2014aevb');
+  await context.close();
+});
+
+test('dark mode follows the system setting, and the toggle is remembered', async () => {
+  const { context, page } = await fresh('/', { colorScheme: 'dark' });
+  const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.equal(await background(), 'rgb(23, 24, 27)');
+  await page.click('#theme-button');
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'light');
+  assert.equal(await background(), 'rgb(253, 253, 251)');
+  await page.reload();
+  assert.equal(await background(), 'rgb(253, 253, 251)', 'the choice survives a reload');
+  await context.close();
+});
+
+test('keys n and p move between chapters', async () => {
+  const { context, page } = await fresh('/chapters/01-background.html');
+  await page.keyboard.press('n');
+  await page.waitForURL(/02-variational-inference\.html$/);
+  await page.keyboard.press('p');
+  await page.waitForURL(/01-background\.html$/);
+  await context.close();
+});
+
+test('an equation reference shows its equation on hover', async () => {
+  const { context, page } = await fresh('/chapters/01-background.html');
+  const reference = page.locator('mjx-container a[href^="#eq-"]').first();
+  assert.ok(await reference.count(), 'chapter 1 refers to one of its equations');
+  await reference.hover();
+  const preview = page.locator('#preview');
+  await preview.waitFor({ state: 'visible' });
+  assert.ok(await preview.locator('svg').count(), 'the preview shows the typeset equation');
+  await context.close();
+});
+
+test('code blocks get a copy button', async () => {
+  const { context, page } = await fresh('/chapters/04-autoencoders.html');
+  const buttons = await page.locator('div.highlighter-rouge .copy-button').count();
+  await context.close();
+  assert.ok(buttons > 0);
+});
+
+test('the phone sidebar opens from its button', async () => {
+  const { context, page } = await fresh('/chapters/02-variational-inference.html', { viewport: { width: 375, height: 740 }, isMobile: true });
+  const chapters = page.locator('.sidebar-chapters');
+  assert.equal(await chapters.isVisible(), false);
+  await page.click('.sidebar-toggle');
+  assert.equal(await chapters.isVisible(), true);
+  await context.close();
+});
