@@ -141,14 +141,14 @@ FLOWS_2D = {
 def test_flow_density_integrates_to_one(name):
     """The change-of-variables density integrates to 1; without the log-det it does not.
 
-    Tolerance 2e-3: the grid (spacing 0.1 on [-7, 7]^2) integrates these smooth densities
-    to ~1e-4, and the mass outside the box, measured from 20,000 samples, is below 1e-3.
+    Tolerance 1e-4: the grid (spacing 0.1 on [-7, 7]^2) integrates these smooth densities
+    to ~1e-5, and none of 20,000 samples leaves the box, so the mass outside it is small.
     """
     flow = FLOWS_2D[name]()
     with torch.no_grad():
         samples, _ = flow.sample(20000, generator=torch.Generator().manual_seed(15))
-    assert float((samples.abs() > 7.0).any(-1).double().mean()) < 1e-3
-    assert _grid_integral(flow.log_prob, 7.0, 141) == pytest.approx(1.0, abs=2e-3)
+    assert not (samples.abs() > 7.0).any()
+    assert _grid_integral(flow.log_prob, 7.0, 141) == pytest.approx(1.0, abs=1e-4)
 
     def without_log_det(y):  # the base density at f^{-1}(y), volume change ignored
         return fl.log_standard_normal(flow.inverse(y))
@@ -185,3 +185,20 @@ def test_flow_beats_the_best_gaussian_on_the_banana():
     # The MC standard error of each KL estimate from 20,000 draws is below 0.01 nats.
     assert results["gaussian"] > 0.5
     assert results["flow"] < 0.5 * results["gaussian"]
+
+
+def test_reverse_kl_gaussian_stalls_at_the_symmetric_point_of_the_two_arcs():
+    """The figure's Gaussian is the best of several starts because of this: started at the
+    origin, the centre of symmetry of the two arcs, the mean gets no systematic gradient and
+    the fit stays a broad blob with a large KL; started off-centre it settles on one arc,
+    with a KL near log 2 (the price of missing one of two equal, separated modes)."""
+    log_z = fl.log_normalizer_on_grid(fl.two_arcs_log_density, 6.0, 601)
+    kl = {}
+    for name, mean_scale in [("centred", 0.0), ("off-centre", 1.0)]:
+        flow = fl.gaussian_flow(2, seed=0, mean_scale=mean_scale)
+        fl.fit_reverse_kl(flow, fl.two_arcs_log_density, steps=1000, batch_size=128, seed=0)
+        with torch.no_grad():
+            elbo = fl.reverse_kl_elbo(flow, fl.two_arcs_log_density, 20000, torch.Generator().manual_seed(1))
+        kl[name] = log_z - float(elbo)
+    assert kl["centred"] > 2.5
+    assert math.log(2) < kl["off-centre"] < 1.2

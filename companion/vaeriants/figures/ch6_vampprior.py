@@ -88,7 +88,7 @@ def make(path, seed=0, quick=False):
     ax = fig.add_subplot(grid[0, 2])
     with torch.no_grad():
         _pseudo_input_panel(ax, models["vamp"].prior.pseudo_inputs().numpy())
-    ax.set_title("(c) the VampPrior's pseudo-inputs u_k", fontsize=10, loc="left")
+    ax.set_title("(c) the VampPrior's pseudo-inputs $u_k$", fontsize=10, loc="left")
     fig.tight_layout()
     with plt.rc_context({"svg.fonttype": "none"}):
         fig.savefig(path)
