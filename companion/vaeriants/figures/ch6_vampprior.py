@@ -43,20 +43,20 @@ def _prior_panel(ax, model, held_out_elbo, marginal_kl, draws, n_grid):
     with torch.no_grad():
         density = model.prior.log_prob(points.float()).exp().reshape(n_grid, n_grid).numpy()
     ticks = np.linspace(-LIMIT, LIMIT, n_grid)
-    ax.scatter(draws[:, 0], draws[:, 1], s=3, color="0.25", alpha=0.45, linewidths=0, rasterized=True)
+    ax.scatter(draws[:, 0], draws[:, 1], s=2, color="0.25", alpha=0.45, linewidths=0, rasterized=True)
     levels = np.quantile(density, [0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.995])
-    contours = ax.contour(ticks, ticks, density, levels=np.unique(levels), cmap="viridis", linewidths=1.1)
-    ax.text(0.03, 0.97, f"held-out ELBO {held_out_elbo:.2f} nats\nKL(q(z) \u2016 p(z)) = {marginal_kl:.3f} nats",
-            transform=ax.transAxes, va="top", fontsize=8.5, bbox=dict(facecolor="white", alpha=0.85, edgecolor="none"))
+    ax.contour(ticks, ticks, density, levels=np.unique(levels), cmap="viridis", linewidths=0.9)
+    ax.text(0.03, 0.97, f"held-out ELBO {held_out_elbo:.2f}\nKL(q(z) \u2016 p(z)) {marginal_kl:.3f}",
+            transform=ax.transAxes, va="top", fontsize=7.5, bbox=dict(facecolor="white", alpha=0.85, edgecolor="none", pad=1.5))
     ax.set_xlim(-LIMIT, LIMIT)
     ax.set_ylim(-LIMIT, LIMIT)
     ax.set_aspect("equal")
-    ax.set_xlabel("$z_1$")
-    ax.set_ylabel("$z_2$")
-    return contours
+    ax.set_xlabel("$z_1$", fontsize=8, labelpad=1)
+    ax.set_ylabel("$z_2$", fontsize=8, labelpad=1)
+    ax.tick_params(labelsize=7, length=2, pad=1.5)
 
 
-def _pseudo_input_panel(ax, pseudo_inputs, n_cols=10):
+def _pseudo_input_panel(ax, pseudo_inputs, n_cols=25):
     n_rows = int(np.ceil(len(pseudo_inputs) / n_cols))
     canvas = np.ones((n_rows * 9 + 1, n_cols * 9 + 1))
     for k, image in enumerate(pseudo_inputs):
@@ -79,17 +79,17 @@ def make(path, seed=0, quick=False):
     }
     models = {name: pr.train_vae_with_prior(train, cfg, factory, seed=seed)[0] for name, factory in factories.items()}
 
-    fig = plt.figure(figsize=(11.0, 3.9), dpi=100)
-    grid = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1.25])
+    fig = plt.figure(figsize=(6.4, 4.1), dpi=100)
+    grid = fig.add_gridspec(2, 2, height_ratios=[3.0, 0.7])
     for col, (name, label) in enumerate([("standard", "(a) prior N(0, I)"), ("vamp", f"(b) VampPrior, K = {N_PSEUDO}")]):
         ax = fig.add_subplot(grid[0, col])
         _prior_panel(ax, models[name], *_summaries(models[name], train, test, seed), n_grid=n_grid)
-        ax.set_title(label, fontsize=10, loc="left")
-    ax = fig.add_subplot(grid[0, 2])
+        ax.set_title(label, fontsize=8.5, loc="left")
+    ax = fig.add_subplot(grid[1, :])
     with torch.no_grad():
         _pseudo_input_panel(ax, models["vamp"].prior.pseudo_inputs().numpy())
-    ax.set_title("(c) the VampPrior's pseudo-inputs $u_k$", fontsize=10, loc="left")
-    fig.tight_layout()
+    ax.set_title("(c) the VampPrior's pseudo-inputs $u_k$ after training", fontsize=8.5, loc="left")
+    fig.tight_layout(pad=0.3, h_pad=0.6)
     with plt.rc_context({"svg.fonttype": "none"}):
         fig.savefig(path)
     plt.close(fig)
