@@ -70,6 +70,7 @@ module Jekyll
     module Utilities
       alias_method :per_page_citation_number, :citation_number
       alias_method :scholar_render_bibliography, :render_bibliography
+      alias_method :scholar_cite, :cite
 
       def global_citation_numbers
         site.config["vaeriants_citation_numbers"] || {}
@@ -77,6 +78,15 @@ module Jekyll
 
       def citation_number(key)
         global_citation_numbers[key] || per_page_citation_number(key)
+      end
+
+      # jekyll-scholar caches a rendered citation across pages (with separate_links), and only
+      # a fresh rendering records the key as cited on the page: record every key here, so that
+      # each page's reference list holds all the works it cites.
+      def cite(keys)
+        keys.each { |key| cited_keys << key if bibliography.key?(key) }
+        cited_keys.uniq!
+        scholar_cite(keys)
       end
 
       def render_bibliography(entry, index = nil)

@@ -12,6 +12,8 @@
 //   - the cold build time, the rebuild time under `jekyll build --watch` (what `jekyll serve`
 //     runs) after one chapter changes, and, with --with-tests, the time of script/test.
 // Medians with min-max. Timings are measured, never asserted: the test suite holds none.
+// --pages-only skips the build timings and --only PATH measures one page (quick looks; the
+// README quotes full runs).
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -25,6 +27,8 @@ const STOCK = join(ROOT, 'tmp', 'bench-stock');
 const args = process.argv.slice(2);
 const RUNS = Number(args[args.indexOf('--runs') + 1]) || 5;
 const WITH_TESTS = args.includes('--with-tests');
+const PAGES_ONLY = args.includes('--pages-only'); // skip the build timings, for a quick look
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : null; // one page's path
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const summary = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs });
@@ -37,8 +41,8 @@ const INSTRUMENT = `
     .observe({ type: 'layout-shift', buffered: true });
   new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__bench.longTasks.push([e.startTime, e.duration]); })
     .observe({ type: 'longtask', buffered: true });
+  document.fonts.ready.then(() => { window.__bench.fontsDone = performance.now(); });
   document.addEventListener('DOMContentLoaded', () => {
-    document.fonts.ready.then(() => { window.__bench.fontsDone = performance.now(); });
     const mj = window.MathJax;
     if (mj && mj.startup && mj.startup.promise) mj.startup.promise.then(() => { window.__bench.mathDone = performance.now(); });
     else window.__bench.mathDone = 0;
@@ -172,13 +176,13 @@ async function main() {
   const browser = await launchBrowser();
   const pages = [];
   try {
-    for (const path of pagesOfSite()) pages.push(await measurePage(browser, ours.url + path, path));
+    for (const path of pagesOfSite().filter((p) => !ONLY || p === ONLY || p === longest)) pages.push(await measurePage(browser, ours.url + path, path));
     const stockRow = await measurePage(browser, stock.url + longest, `${longest} (stock MathJax 3)`);
     const oursRow = pages.find((p) => p.page === longest);
     const second = pagesOfSite().find((p) => p.startsWith('/chapters/') && p !== longest);
     const secondBytes = [];
     for (let i = 0; second && i < RUNS; i += 1) secondBytes.push((await measureLoad(browser, ours.url + second, { warmUp: ours.url + longest })).bytes);
-    const builds = { cold_build_ms: coldBuilds(), rebuild_after_chapter_edit_ms: await watchRebuilds(longest) };
+    const builds = PAGES_ONLY ? {} : { cold_build_ms: coldBuilds(), rebuild_after_chapter_edit_ms: await watchRebuilds(longest) };
     if (WITH_TESTS) builds.test_command_ms = summary([time('script/test', [], { stdio: 'ignore' })]);
     const results = {
       machine: `${os.cpus().length} x ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}`,
@@ -188,7 +192,7 @@ async function main() {
       second_chapter: second ? { page: second, bytes: summary(secondBytes) } : null,
       builds,
     };
-    writeFileSync(join(ROOT, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
+    if (!PAGES_ONLY && !ONLY) writeFileSync(join(ROOT, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
     console.log(`machine: ${results.machine}; ${RUNS} cold loads per page; medians (min-max)\n`);
     console.log('| page | first screen final | all math typeset | FCP | first screen, CPU 4x | TBT, CPU 4x | layout shift | transferred |');
     console.log('|---|---|---|---|---|---|---|---|');
@@ -197,7 +201,7 @@ async function main() {
     }
     console.log(`\nlongest chapter ${longest}: first screen ${results.speedup_first_screen.toFixed(1)}x sooner than stock MathJax 3`);
     if (second) console.log(`second chapter after it (${second}): ${kib(results.second_chapter.bytes)} transferred`);
-    console.log(`cold build: ${fmt(builds.cold_build_ms)}; rebuild after editing one chapter: ${fmt(builds.rebuild_after_chapter_edit_ms)}`);
+    if (builds.cold_build_ms) console.log(`cold build: ${fmt(builds.cold_build_ms)}; rebuild after editing one chapter: ${fmt(builds.rebuild_after_chapter_edit_ms)}`);
     if (builds.test_command_ms) console.log(`script/test: ${fmt(builds.test_command_ms)}`);
   } finally {
     await browser.close();

@@ -65,6 +65,11 @@ function typesetDocument(html, macros, chapter, fontCache) {
   for (const text of strayDelimiters(adaptor.body(doc.document))) {
     problems.push(`math left untypeset (a | inside inline math, or unbalanced braces?): ${text}`);
   }
+  // The SVG is aria-hidden (screen readers read the assistive MathML instead), so the links
+  // MathJax puts inside it (\eqref) must not take keyboard focus.
+  for (const item of math) {
+    if (item.typesetRoot) for (const link of adaptor.tags(item.typesetRoot, 'a')) adaptor.setAttribute(link, 'tabindex', '-1');
+  }
   const labels = {};
   for (const [label, { tag, id }] of Object.entries(tex.parseOptions.tags.allLabels)) labels[label] = { tag, id };
   return { doc, problems, labels, count: math.length };

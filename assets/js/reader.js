@@ -1,7 +1,7 @@
 // Reading aids of the monograph, one small deferred script with no dependencies:
 // the colour-scheme toggle, search (pagefind, loaded on first use), previews of citations,
 // equation references and section links, copy buttons on code, the outline's current
-// section, the phone sidebar, and keyboard shortcuts (n / p: next / previous chapter,
+// section, the phone sidebar, keyboard access to wide equations, and keyboard shortcuts (n / p: next / previous chapter,
 // "/": search, Escape: close). Every part is optional: without it the page reads the same.
 (function () {
   'use strict';
@@ -28,8 +28,6 @@
     });
     darkQuery.addEventListener('change', function () { showScheme(themeButton); });
   }
-  var tools = document.querySelector('.site-tools');
-  if (tools) tools.hidden = false;
 
   // ---- search ----------------------------------------------------------------------------
   var searchButton = document.getElementById('search-button');
@@ -203,6 +201,17 @@
       toggle.setAttribute('aria-expanded', String(open));
     });
   }
+
+  // ---- wide equations and tables scroll inside their own box: let the keyboard reach them ----
+  function markScrollable() {
+    document.querySelectorAll('mjx-container[display="true"], .page-body table').forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) box.setAttribute('tabindex', '0');
+      else box.removeAttribute('tabindex');
+    });
+  }
+  markScrollable();
+  var resizeTimer = null;
+  window.addEventListener('resize', function () { clearTimeout(resizeTimer); resizeTimer = setTimeout(markScrollable, 200); });
 
   // ---- keyboard shortcuts ----------------------------------------------------------------------------
   document.addEventListener('keydown', function (event) {

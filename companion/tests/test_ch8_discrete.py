@@ -66,19 +66,74 @@ def test_gumbel_softmax_estimates_the_relaxed_gradient():
 
 
 def test_gumbel_softmax_bias_is_order_temperature_and_variance_order_one_over_temperature():
+    """eq:8-gs-bias-variance: bias ~ lambda s'(a)(2 s(a) - 1) int w f'(s(w)) s'(w) dw and
+    lambda Var -> s'(a) int (f'(s(w)) s'(w))^2 dw, with s the sigmoid."""
     f_prime = lambda y: 2 * (y - TARGET)  # noqa: E731
     theta = 1 / (1 + math.exp(-LOGIT))
     predicted_slope = theta * (1 - theta) * (2 * theta - 1)  # bias / temperature as temperature -> 0
+    w = torch.linspace(-60.0, 60.0, 200_001, dtype=torch.float64)
+    slope = f_prime(torch.sigmoid(w)) * torch.sigmoid(w) * torch.sigmoid(-w)
+    predicted_variance_constant = theta * (1 - theta) * torch.trapezoid(slope**2, w).item()
     moments = {t: G.binary_concrete_gradient_moments(f_prime, LOGIT, t) for t in (0.1, 0.02, 0.01)}
     bias = {t: m[0] - _one_bit_exact() for t, m in moments.items()}
     variance = {t: m[1] - m[0] ** 2 for t, m in moments.items()}
     assert abs(bias[0.01]) < abs(bias[0.02]) < abs(bias[0.1])
-    assert bias[0.01] / 0.01 == pytest.approx(predicted_slope, rel=0.03)
+    # The next term of the expansion is O(lambda^2): at lambda = 0.01 it is below 1% of the first.
+    assert bias[0.01] / 0.01 == pytest.approx(predicted_slope, rel=0.01)
     assert 0.02 * variance[0.02] == pytest.approx(0.01 * variance[0.01], rel=0.02)
+    assert 0.01 * variance[0.01] == pytest.approx(predicted_variance_constant, rel=0.01)
     # The quadrature agrees with Monte Carlo draws of the estimator.
     f = G.squared_distance_objective(torch.tensor([TARGET], dtype=torch.float64))
     samples = G.gumbel_softmax_gradient(f, torch.tensor([LOGIT], dtype=torch.float64), 0.1, 100_000, _seeded(3))
     assert samples.var().item() == pytest.approx(variance[0.1], rel=0.05)
+
+
+@pytest.mark.parametrize("logit", [LOGIT, -1.2])
+def test_the_bias_integral_is_one_for_every_target(logit):
+    """For f(y) = (y - t)^2 the integral in the bias of eq:8-gs-bias-variance is 1, whatever t: the bias is
+    lambda s'(a)(2 s(a) - 1) to first order. The next term is O(lambda^2) and, relative to the
+    first, large when s(a) is near 1/2, so the slope bias / lambda is extrapolated to lambda = 0
+    from lambda = 0.01 and 0.005 (Richardson: 2 slope(lambda / 2) - slope(lambda))."""
+    theta = 1 / (1 + math.exp(-logit))
+    predicted = theta * (1 - theta) * (2 * theta - 1)
+    for target in (0.0, 0.3, 0.45, 0.9):
+        exact = theta * (1 - theta) * (1 - 2 * target)
+        slope = {}
+        for temperature in (0.01, 0.005):
+            mean, _ = G.binary_concrete_gradient_moments(lambda y, t=target: 2 * (y - t), logit, temperature)
+            slope[temperature] = (mean - exact) / temperature
+        assert slope[0.005] == pytest.approx(predicted, rel=0.03)
+        assert 2 * slope[0.005] - slope[0.01] == pytest.approx(predicted, rel=0.002)
+
+
+def test_one_bit_bias_at_temperature_one_half():
+    """The text: at lambda = 0.5 the bias is 0.007, 30% of the exact gradient 0.0244."""
+    mean, _ = G.binary_concrete_gradient_moments(lambda y: 2 * (y - TARGET), LOGIT, 0.5)
+    bias = mean - _one_bit_exact()
+    assert _one_bit_exact() == pytest.approx(0.0244, abs=5e-5)
+    assert bias == pytest.approx(0.007, abs=5e-4)
+    assert 0.28 < bias / _one_bit_exact() < 0.32
+
+
+def test_ten_bits_lowering_the_temperature_trades_bias_for_variance():
+    """Figure 8.1b: from lambda = 1 to 0.1 the squared bias falls nearly fifty-fold and the
+    variance grows about twenty-five-fold (both exact, by quadrature, coordinate by coordinate)."""
+    f, logits = G.chapter_bernoulli_problem()
+    targets = G.chapter_bernoulli_targets()
+    exact = G.exact_bernoulli_gradient(f, logits)
+    bias2, variance = {}, {}
+    for temperature in (1.0, 0.1):
+        mean = G.gumbel_softmax_expected_gradient(targets, logits, temperature)
+        bias2[temperature] = ((mean - exact) ** 2).sum().item()
+        moments = [G.binary_concrete_gradient_moments(lambda y, t=t: 2 * (y - t), a, temperature)
+                   for t, a in zip(targets.tolist(), logits.tolist())]
+        variance[temperature] = sum(m2 - m1**2 for m1, m2 in moments)
+        # The quadrature is the mean of the Monte Carlo estimator.
+        samples = G.gumbel_softmax_gradient(f, logits, temperature, N, _seeded(11))
+        assert _max_z(samples, mean) < 4.5
+        assert G.total_variance(samples).item() == pytest.approx(variance[temperature], rel=0.05)
+    assert 42 < bias2[1.0] / bias2[0.1] < 52
+    assert 23 < variance[0.1] / variance[1.0] < 28
 
 
 def test_rebar_and_relax_are_unbiased():

@@ -354,6 +354,45 @@ def iwae_gradients(model, mean, log_std, K, n, generator, estimator="iwae"):
     return decoder_grad, encoder_grad
 
 
+def iwae_encoder_gradient_limit(model, mean, log_std):
+    """lim_{K -> inf} K grad_phi L_K = -grad_phi E_q[w^2] / (2 Z^2), phi = (mean, log_std): (2d,).
+
+    The 1/K term of the expansion L_K = log Z - Var_q(w) / (2 K Z^2) + O(1/K^2). With
+    w / Z = p(z | x) / q(z) and both Gaussian, E_q[w^2] / Z^2 = prod_j int N(z; m_j, s^2)^2 /
+    N(z; mean_j, tau_j^2) dz in closed form; it is finite only if 2 / s^2 > 1 / tau_j^2.
+    """
+    post_mean, post_std = model.posterior()
+    mean = mean.detach().clone().requires_grad_()
+    log_std = log_std.detach().clone().requires_grad_()
+    s2, tau2 = post_std**2, torch.exp(2.0 * log_std)
+    a = 2.0 / s2 - 1.0 / tau2
+    if torch.any(a <= 0):
+        raise ValueError("q is too narrow: E_q[w^2] is infinite")
+    b = 2.0 * post_mean / s2 - mean / tau2
+    c = 2.0 * post_mean**2 / s2 - mean**2 / tau2
+    # log of (2 pi s^2)^{-1} sqrt(2 pi) tau sqrt(2 pi / a) exp((b^2 / a - c) / 2), per coordinate
+    log_terms = log_std - s2.log() - 0.5 * a.log() + 0.5 * (b**2 / a - c)
+    grads = torch.autograd.grad(log_terms.sum().exp(), [mean, log_std])
+    return -0.5 * torch.cat(grads)
+
+
+def dreg_heuristic_terms(model, mean, log_std, n, generator):
+    """Single draws z ~ q of the terms of the DReG heuristic: r = w / Z (n,) and
+    u / Z^2 = r^2 (d log w / dz)(dz / dphi) (n, 2d), phi = (mean, log_std).
+
+    For large K the DReG estimate is about (1 / (K^2 Z^2)) sum_k (1 - 2 delta) u_k with
+    delta = (1/K) sum_k (r_k - 1), so its mean is E[u] / (K Z^2) and its standard deviation
+    sd(u / Z^2 - 2 E[u / Z^2] r) / K^{3/2}.
+    """
+    eps = _sample_q(mean, log_std, n, generator)
+    z = (mean + log_std.exp() * eps).requires_grad_()
+    log_w = model.log_joint(z) - _log_q(z, mean, log_std)  # q's parameters fixed: path part only
+    (dlogw_dz,) = torch.autograd.grad(log_w.sum(), [z])  # (n, d)
+    path = torch.cat([dlogw_dz, dlogw_dz * log_std.exp() * eps], dim=-1)  # dz/dmean = 1, dz/dlog_std = tau eps
+    r = torch.exp(log_w.detach() - model.log_evidence())
+    return r, r[:, None] ** 2 * path
+
+
 # --------------------------------------------------------------------------------------------
 # NVIL: learned input-dependent baseline and variance normalization
 # --------------------------------------------------------------------------------------------
@@ -446,11 +485,15 @@ def squared_distance_objective(targets):
     return lambda b: ((b - targets) ** 2).sum(-1)
 
 
+def chapter_bernoulli_targets():
+    """The targets t_j of the chapter's ten-bit problem, (10,)."""
+    return torch.linspace(0.1, 0.45, 10, dtype=torch.float64)
+
+
 def chapter_bernoulli_problem():
     """Ten independent bits with different probabilities and targets: (f, logits)."""
-    targets = torch.linspace(0.1, 0.45, 10, dtype=torch.float64)
     logits = torch.linspace(-1.0, 1.0, 10, dtype=torch.float64)
-    return squared_distance_objective(targets), logits
+    return squared_distance_objective(chapter_bernoulli_targets()), logits
 
 
 def exact_bernoulli_gradient(f, logits):
@@ -520,6 +563,17 @@ def binary_concrete_gradient_moments(f_prime, logit, temperature, grid=200_001, 
     mean = torch.trapezoid(density * slope, w)
     second_moment = torch.trapezoid(density * slope**2, w) / temperature
     return mean.item(), second_moment.item()
+
+
+def gumbel_softmax_expected_gradient(targets, logits, temperature):
+    """Exact mean of the Gumbel-softmax gradient for f(b) = sum_j (b_j - t_j)^2: (d,).
+
+    f is a sum over bits and the bits are independent, so coordinate j is the one-bit
+    integral of `binary_concrete_gradient_moments` with f_j(y) = (y - t_j)^2.
+    """
+    means = [binary_concrete_gradient_moments(lambda y, t=t: 2.0 * (y - t), a, temperature)[0]
+             for t, a in zip(targets.tolist(), logits.tolist())]
+    return torch.tensor(means, dtype=torch.float64)
 
 
 def _conditional_logistic(a, b, v):

@@ -43,21 +43,23 @@ def make(path, seed=0, quick=False):
         "encoder mean, IWAE": dict(color="#D55E00", marker="s"),
         "encoder mean, DReG": dict(color="#009E73", marker="^"),
     }
-    fig, ax = plt.subplots(figsize=(6.2, 4.4), dpi=100)
-    for name, values in curves.items():
-        ax.plot(ks, values, lw=1.8, ms=6, label=name, **styles[name])
-    # Reference slopes anchored at the largest K.
-    for name, power in [("decoder, IWAE", 0.5), ("encoder mean, IWAE", -0.5)]:
-        anchor = curves[name][-1]
-        ax.plot(ks, anchor * (ks / ks[-1]) ** power, ls="--", lw=1, color=styles[name]["color"], alpha=0.7)
-    ax.text(ks[-2], curves["decoder, IWAE"][-2] * 1.5, "$\\propto K^{1/2}$", ha="right", fontsize=9)
-    ax.text(ks[-2], curves["encoder mean, IWAE"][-2] * 0.6, "$\\propto K^{-1/2}$", ha="right", va="top", fontsize=9)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("number of importance samples $K$")
-    ax.set_ylabel("signal-to-noise ratio $|\\mathbb{E}\\,g| \\,/\\, \\mathrm{std}(g)$")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=9, frameon=False, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    # At the text column's width (640 pt; the site shows one point per CSS pixel), labels 11-13 pt.
+    with plt.rc_context({"font.size": 12, "axes.labelsize": 13, "xtick.labelsize": 11, "ytick.labelsize": 11}):
+        fig, ax = plt.subplots(figsize=(8.9, 5.6), dpi=100)
+        for name, values in curves.items():
+            ax.plot(ks, values, lw=2, ms=7, label=name, **styles[name])
+        # Reference slopes anchored at the largest K.
+        for name, power in [("decoder, IWAE", 0.5), ("encoder mean, IWAE", -0.5)]:
+            anchor = curves[name][-1]
+            ax.plot(ks, anchor * (ks / ks[-1]) ** power, ls="--", lw=1.2, color=styles[name]["color"], alpha=0.7)
+        ax.text(ks[-2], curves["decoder, IWAE"][-2] * 1.5, "$\\propto K^{1/2}$", ha="right", fontsize=12)
+        ax.text(ks[-2], curves["encoder mean, IWAE"][-2] * 0.6, "$\\propto K^{-1/2}$", ha="right", va="top", fontsize=12)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("number of importance samples $K$")
+        ax.set_ylabel("signal-to-noise ratio $|\\mathbb{E}\\,g| \\,/\\, \\mathrm{std}(g)$")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=12, frameon=False, loc="upper left")
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
