@@ -84,5 +84,5 @@ def make(path, seed=0, quick=False):
         ax.set_xlabel("$z_1$", fontsize=7.5, labelpad=1)
     fig.tight_layout(pad=0.3, w_pad=0.4, h_pad=0.4)
     with plt.rc_context({"svg.fonttype": "none"}):
-        fig.savefig(path)
+        fig.savefig(path, metadata={"Date": None})  # no timestamp: same seed, same file
     plt.close(fig)

@@ -91,5 +91,5 @@ def make(path, seed=0, quick=False):
     ax.set_title("(c) the VampPrior's pseudo-inputs $u_k$ after training", fontsize=8.5, loc="left")
     fig.tight_layout(pad=0.3, h_pad=0.6)
     with plt.rc_context({"svg.fonttype": "none"}):
-        fig.savefig(path)
+        fig.savefig(path, metadata={"Date": None})  # no timestamp: same seed, same file
     plt.close(fig)
