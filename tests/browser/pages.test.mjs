@@ -30,7 +30,7 @@ describe('every page loads cleanly', () => {
 });
 
 describe('phone layout has no horizontal scroll', () => {
-  for (const path of PAGES.filter((p) => !p.endsWith('print.html'))) {
+  for (const path of PAGES) {
     test(path, async () => {
       const context = await site.browser.newContext({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
       const { page } = await openPage(context, site.url, path);
@@ -45,11 +45,9 @@ describe('phone layout has no horizontal scroll', () => {
   }
 });
 
-// The print edition repeats the chapters' content, which is checked page by page here; axe
-// on its single very long page would take minutes.
 describe('axe-core finds no violation', () => {
   for (const scheme of ['light', 'dark']) {
-    for (const path of PAGES.filter((p) => p !== '/print.html')) {
+    for (const path of PAGES) {
       test(`${path} (${scheme})`, async () => {
         const context = await site.browser.newContext({ colorScheme: scheme });
         const { page } = await openPage(context, site.url, path);
