@@ -108,6 +108,26 @@ def test_a_switch_mixes_rate_and_distortion_linearly():
             assert abs(mixed[name] - (weight * a[name] + (1 - weight) * b[name])) < EXACT
 
 
+def test_beta_optima_order_rates_and_bound_chord_slopes():
+    """Exact minimizers of D + beta R over a family: rate never rises with beta, and the chord
+    between the optima for beta1 < beta2 has a slope in [-beta2, -beta1], convex frontier or not."""
+    generator = torch.Generator().manual_seed(21)
+    data = random_discrete_model(5, 4, generator).data
+    family = []
+    for i in range(400):  # a finite family: random encoders, priors and decoders on the same data
+        m = random_discrete_model(5, 4, generator, sharpness=(1.0, 2.0, 4.0, 8.0)[i % 4])
+        t = discrete_terms(DiscreteModel(data, m.encoder, m.prior, m.decoder))
+        family.append((t["rate"].item(), t["distortion"].item()))
+    betas = [0.1, 0.3, 0.6, 1.0, 1.5, 2.5, 5.0]
+    optima = [min(family, key=lambda rd: rd[1] + beta * rd[0]) for beta in betas]
+    assert len(set(optima)) >= 4  # the optima really move along the family
+    for (b1, (r_a, d_a)), (b2, (r_b, d_b)) in zip(zip(betas, optima), zip(betas[1:], optima[1:])):
+        assert r_b <= r_a
+        if r_b < r_a:
+            ratio = (d_b - d_a) / (r_a - r_b)  # minus the chord's slope
+            assert b1 - 1e-12 <= ratio <= b2 + 1e-12
+
+
 # --- The linear-Gaussian source --------------------------------------------------------------
 
 
@@ -192,6 +212,23 @@ def test_index_code_information_is_at_most_log_n(std):
 def test_information_is_at_most_log_n_for_a_uniform_data_set(model):
     uniform = DiscreteModel(torch.full_like(model.data, 1 / len(model.data)), model.encoder, model.prior, model.decoder)
     assert discrete_terms(uniform)["mutual_information"] <= math.log(len(model.data)) + EXACT
+
+
+def test_index_code_information_equals_data_information_with_duplicates():
+    """I(n; z) = I(x; z) when some images repeat, and both are at most H < log N."""
+    generator = torch.Generator().manual_seed(8)
+    base = random_discrete_model(4, 3, generator, sharpness=3.0)
+    image_of = torch.tensor([0, 0, 0, 1, 2, 2, 3])  # seven indices, four distinct images
+    num = len(image_of)
+    counts = torch.bincount(image_of, minlength=4).double()
+    images = DiscreteModel(counts / num, base.encoder, base.prior, base.decoder)
+    decoder_n = base.decoder[:, image_of] / base.decoder[:, image_of].sum(1, keepdim=True)  # p(n|z), (M, N)
+    indices = DiscreteModel(torch.full((num,), 1 / num, dtype=torch.float64), base.encoder[image_of], base.prior, decoder_n)
+    t_x, t_n = discrete_terms(images), discrete_terms(indices)
+    assert abs(t_n["mutual_information"] - t_x["mutual_information"]) < EXACT
+    assert abs(t_n["rate"] - t_x["rate"]) < EXACT
+    assert t_x["mutual_information"] <= t_x["entropy"] + EXACT
+    assert t_x["entropy"] < math.log(num) - 0.1  # the duplicates make H the sharper bound
 
 
 def test_aggregate_posterior_is_the_optimal_prior_1d():
@@ -284,6 +321,21 @@ def test_infovae_with_alpha_0_lambda_1_is_the_elbo():
     model = discrete_models(1)[0]
     _, trainable = infovae_objective(model, 0.0, 1.0)
     assert abs(trainable - discrete_terms(model)["elbo"]) < EXACT
+
+
+@pytest.mark.parametrize("alpha, lam", [(0.0, 1.0), (-0.5, 2.0), (-2.0, 3.0), (0.0, 5.0)])
+def test_infovae_objective_minus_entropy_is_below_the_elbo(alpha, lam):
+    """alpha <= 0 and alpha + lambda >= 1: the trainable form stays below the ELBO."""
+    for model in discrete_models(10):
+        _, trainable = infovae_objective(model, alpha, lam)
+        assert trainable <= discrete_terms(model)["elbo"] + EXACT
+
+
+def test_infovae_objective_with_alpha_above_0_exceeds_the_elbo():
+    """alpha > 0 rewards rate: the objective is then above the ELBO, so not a bound."""
+    for model in discrete_models(10):
+        _, trainable = infovae_objective(model, 0.5, 0.6)
+        assert trainable > discrete_terms(model)["elbo"]
 
 
 # --- Trained VAEs on the digits --------------------------------------------------------------
