@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from vaeriants.collapse import (DTYPE, ar1_committed_rate, ar1_covariance, count_active_units,
-                                fit_ppca_by_gradient, fixed_variance_committed_rate, free_bits_kl,
+                                fit_ppca_by_gradient, fixed_variance_committed_rate, free_bits_kl, kl_per_unit,
                                 linear_vae_elbo, linear_vae_kl_per_unit, ppca_log_likelihood,
                                 ppca_ml_noise_var, ppca_ml_weights, sample_covariance, sorted_eigh,
                                 spiked_covariance_data, train_linear_vae, unit_activity)
@@ -50,10 +50,26 @@ def test_larger_beta_leaves_fewer_active_units():
         model, _ = train_vae(images, cfg, seed=0)
         with torch.no_grad():
             means, logvars = model.encoder(images)
-        counts[beta] = count_active_units(unit_activity(means))
+        activity = unit_activity(means)
+        counts[beta] = count_active_units(activity)
+        # every unit pays at least half its activity in KL: KL_u >= E_x[mu_u^2]/2 >= A_u/2
+        assert bool((kl_per_unit(means, logvars) >= activity / 2 - 1e-6).all())
         if beta == 4.0:  # collapsed units also carry (almost) no KL: q(z_u|x) is the prior
             assert float(kl_diag_normal_standard_normal(means, logvars).mean()) < 0.5
     assert counts[0.25] >= 4 and counts[4.0] <= 1
+
+
+def test_activity_bound_and_when_it_is_tight():
+    generator = torch.Generator().manual_seed(1)
+    means = 0.7 * torch.randn(5000, 6, generator=generator, dtype=DTYPE) + torch.linspace(-1, 1, 6, dtype=DTYPE)
+    logvars = 0.5 * torch.randn(5000, 6, generator=generator, dtype=DTYPE)
+    kl, activity = kl_per_unit(means, logvars), unit_activity(means)
+    # KL_u = E_x[(s - 1 - log s)/2] + E_x[mu_u^2]/2 >= E_x[mu_u^2]/2 >= Var_x[mu_u]/2 = A_u/2
+    assert bool((kl >= 0.5 * (means**2).mean(dim=0)).all())
+    assert bool((0.5 * (means**2).mean(dim=0) >= activity / 2).all())
+    # equality when the posterior variance is one and the posterior mean averages to zero
+    centred = means - means.mean(dim=0)
+    assert torch.allclose(kl_per_unit(centred, torch.zeros_like(centred)), unit_activity(centred) / 2, atol=1e-12)
 
 
 # --- probabilistic PCA: collapse is a property of the marginal likelihood -------------------
@@ -160,3 +176,24 @@ def test_fixed_variance_family_commits_a_rate():
     stds = max_std * torch.rand(1000, 1, generator=generator).clamp(min=1e-3)
     kl = kl_diag_normal_standard_normal(means, 2 * stds.log())
     assert float(kl.min()) >= rate - 1e-6
+
+
+def test_linear_vae_elbo_is_a_lower_bound_tight_at_the_exact_posterior(spiked):
+    noise_var, k = 1.0, 4
+    generator = torch.Generator().manual_seed(5)
+    for _ in range(5):  # any decoder and any encoder: the closed-form ELBO never exceeds the likelihood
+        weights = torch.randn(8, k, generator=generator, dtype=DTYPE)
+        encoder_weights = 0.3 * torch.randn(k, 8, generator=generator, dtype=DTYPE)
+        encoder_logvar = torch.randn(k, generator=generator, dtype=DTYPE)
+        elbo = linear_vae_elbo(spiked, weights, encoder_weights, encoder_logvar, noise_var)
+        assert float(elbo) < float(ppca_log_likelihood(spiked, weights, noise_var))
+    # at the ML decoder with orthogonal columns the exact posterior N(M^{-1} W^T x / sigma^2, M^{-1}),
+    # M = I + W^T W / sigma^2, is diagonal: D_ii = sigma^2 / lambda_i, and the ELBO equals the likelihood
+    weights = ppca_ml_weights(spiked, k, noise_var)
+    precision = torch.eye(k, dtype=DTYPE) + weights.T @ weights / noise_var
+    encoder_weights = torch.linalg.solve(precision, weights.T) / noise_var
+    encoder_logvar = -precision.diagonal().log()
+    values, _ = sorted_eigh(spiked)
+    assert torch.allclose(encoder_logvar.exp()[:3], noise_var / values[:3], atol=1e-12)
+    elbo = linear_vae_elbo(spiked, weights, encoder_weights, encoder_logvar, noise_var)
+    assert float(elbo) == pytest.approx(float(ppca_log_likelihood(spiked, weights, noise_var)), abs=1e-10)

@@ -204,6 +204,7 @@ def ar1_committed_rate(alpha, n):
 
     The AR(1) precision is tridiagonal with diagonal (1, 1+a^2, ..., 1+a^2, 1)/(1-a^2) and
     determinant (1-a^2)^{-(n-1)}; the mean-field gap (1/2)(sum log L_ii - log det L) gives the formula.
+    The closed form is the monograph's own derivation (chapter 5), not quoted from Razavi et al.
     """
     if n < 2:
         raise ValueError("an AR(1) prior commits a rate only for n >= 2 latent steps")
