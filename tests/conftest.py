@@ -1,26 +1,8 @@
-"""Shared fixtures of the site tests: the repository, the built site and its contents."""
-import pathlib
-import re
-
+"""Fixtures of the site tests: the built site, its contents and its parsed pages."""
 import pytest
 import yaml
 from bs4 import BeautifulSoup
-
-REPO = pathlib.Path(__file__).resolve().parents[1]
-SITE = REPO / "_site"
-
-
-def page_path(url):
-    """The built file for a site URL such as /chapters/01-background.html or /."""
-    path = SITE / url.lstrip("/")
-    return path / "index.html" if url.endswith("/") else path
-
-
-def text_of(node):
-    """A node's visible text with white space folded (math's assistive text left out)."""
-    for hidden in node.select("mjx-assistive-mml, svg"):
-        hidden.decompose()
-    return re.sub(r"\s+", " ", node.get_text(" ")).strip()
+from site_helpers import REPO, SITE, page_path
 
 
 @pytest.fixture(scope="session")

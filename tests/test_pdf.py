@@ -1,7 +1,7 @@
 """The PDF made from the print edition holds the whole monograph, with an outline."""
 import pypdf
 import pytest
-from conftest import SITE
+from site_helpers import SITE
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ import collections
 import re
 
 from bs4 import BeautifulSoup
-from conftest import SITE, page_path, text_of
+from site_helpers import SITE, page_path, text_of
 
 
 def _title_text(chapter):
