@@ -1,7 +1,7 @@
 """What to report for a trained VAE: a VAE with 16 latent units on binarized digits.
 
-Left: the activity Cov_x(E_q[z_u | x]) of each latent unit on held-out digits, sorted, with
-the usual 0.01 threshold, and each unit's share of the rate. Right: the K-sample bound L_K on
+Top: the activity Cov_x(E_q[z_u | x]) of each latent unit on held-out digits, sorted, with
+the usual 0.01 threshold, and the rate of each unit. Bottom: the K-sample bound L_K on
 training and held-out digits against K, with the ELBO, rate and distortion in the legend.
 """
 import math
@@ -55,7 +55,7 @@ def make(path, seed=0, quick=False):
     torch.set_num_threads(1)
     ks, report, rate_per_unit, curves = digits_report(seed, quick)
 
-    fig, (ax_units, ax_bound) = plt.subplots(1, 2, figsize=(9.0, 3.6), dpi=100)
+    fig, (ax_units, ax_bound) = plt.subplots(2, 1, figsize=(6.4, 7.0), dpi=100)  # stacked: the page is 640 px wide
     order = torch.argsort(report["activity"], descending=True)
     activity = report["activity"][order].numpy()
     units = np.arange(1, LATENT_DIM + 1)
@@ -73,7 +73,7 @@ def make(path, seed=0, quick=False):
     ax_rate.set_ylim(bottom=0)
     handles = ax_units.get_legend_handles_labels()
     handles_rate = ax_rate.get_legend_handles_labels()
-    ax_units.legend(handles[0] + handles_rate[0], handles[1] + handles_rate[1], fontsize=7.5, loc="upper right", frameon=False)
+    ax_units.legend(handles[0] + handles_rate[0], handles[1] + handles_rate[1], fontsize=8.5, loc="upper right", frameon=False)
     ax_units.set_title(f"(a) {report['active_units']} of {LATENT_DIM} units active (held-out data)", loc="left", fontsize=9)
 
     for name, colour in [("training", "#009E73"), ("held-out", "#CC79A7")]:
@@ -84,7 +84,11 @@ def make(path, seed=0, quick=False):
     ax_bound.set_xscale("log", base=2)
     ax_bound.set_xlabel("number of importance samples $K$")
     ax_bound.set_ylabel("nats per digit")
-    ax_bound.legend(fontsize=7.5, loc="lower right", frameon=False)
+    # Room below the lowest point for the legend, so that it covers neither curve nor the ELBO line.
+    low = min(min(curves["held-out"]), report["elbo"])
+    high = max(curves["training"])
+    ax_bound.set_ylim(low - 0.4 * (high - low), high + 0.05 * (high - low))
+    ax_bound.legend(fontsize=8.5, loc="lower right", frameon=False)
     ax_bound.set_title(f"(b) held-out $\\mathcal{{L}}_{{{ks[-1]}}}$ = {report['iwae']:.2f} nats"
                        f" = {report['bits_per_dim']:.3f} bits/dim", loc="left", fontsize=9)
     for ax in (ax_units, ax_rate, ax_bound):

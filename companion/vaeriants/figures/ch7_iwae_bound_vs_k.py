@@ -1,8 +1,8 @@
 """The K-sample bound L_K against K on the linear-Gaussian worked example of chapter 7.
 
-Left: L_K for two diagonal Gaussian proposals (the ELBO-optimal "reverse-KL" one and the
+Top: L_K for two diagonal Gaussian proposals (the ELBO-optimal "reverse-KL" one and the
 moment-matching "forward-KL" one), each with the spread of single K-sample estimates, and the
-exact log p(x). Right: the gap log p(x) - L_K on log-log axes, estimated with the known
+exact log p(x). Bottom: the gap log p(x) - L_K on log-log axes, estimated with the known
 evidence (see `iwae_gap_given_evidence`), against the first-order prediction chi^2 / (2K).
 """
 import math
@@ -75,7 +75,7 @@ def make(path, seed=0, quick=False):
     torch.set_num_threads(1)
     ks, log_evidence, sweeps = bound_sweeps(seed, quick)
 
-    fig, (ax_bound, ax_gap) = plt.subplots(1, 2, figsize=(9.0, 3.6), dpi=100)
+    fig, (ax_bound, ax_gap) = plt.subplots(2, 1, figsize=(6.4, 7.0), dpi=100)  # stacked: the page is 640 px wide
     for name, (kl, chi2, rows) in sweeps.items():
         colour = COLOURS[name]
         ax_bound.fill_between(ks, rows[:, 1], rows[:, 2], color=colour, alpha=0.18, linewidth=0)
@@ -90,14 +90,14 @@ def make(path, seed=0, quick=False):
     ax_bound.set_ylim(log_evidence - 1.9, log_evidence + 0.35)
     ax_bound.set_xlabel("number of importance samples $K$")
     ax_bound.set_ylabel("nats")
-    ax_bound.legend(fontsize=8, loc="lower right", frameon=False)
+    ax_bound.legend(fontsize=8.5, loc="lower right", frameon=False)
     ax_bound.set_title("(a) $\\mathcal{L}_K$; band: 10-90% of single estimates", loc="left", fontsize=9)
 
     ax_gap.set_xscale("log", base=2)
     ax_gap.set_yscale("log")
     ax_gap.set_xlabel("number of importance samples $K$")
     ax_gap.set_ylabel("$\\log p(x) - \\mathcal{L}_K$ (nats)")
-    ax_gap.legend(fontsize=7.5, loc="lower left", frameon=False)
+    ax_gap.legend(fontsize=8.5, loc="lower left", frameon=False)
     ax_gap.set_title("(b) the gap on log-log axes, $\\pm$2 s.e.", loc="left", fontsize=9)
     for ax in (ax_bound, ax_gap):
         ax.tick_params(labelsize=8)
