@@ -79,6 +79,9 @@ def test_worked_example_numbers_in_the_text():
     q = normal_gamma_fixed_point(MODEL)
     assert (round(float(q.a), 2), round(float(q.b), 4), round(float(q.v), 4)) == (4.5, 3.2716, 0.1118)
     assert round(float(q.a / q.b), 4) == 1.3755
+    # Exact marginal variances (Student-t for mu, Gamma(a_N, b_N) for tau) against mean field's.
+    assert (round(float(b_n / (lambda_n * (a_n - 1))), 4), round(float(a_n / b_n**2), 4)) == (0.1491, 0.4730)
+    assert round(float(q.a / q.b**2), 4) == 0.4204
     assert round(float(normal_gamma_elbo(MODEL, q)), 4) == -9.3355
     assert round(float(MODEL.log_evidence() - normal_gamma_elbo(MODEL, q)), 4) == 0.0612
     history = cavi_normal_gamma(MODEL, initial_q(), 2)

@@ -93,3 +93,27 @@ def test_neither_sgvb_estimator_dominates_in_variance():
     # Far from it, the analytic KL removes noise: B has the smaller variance at N(2, 0.05).
     assert float(sgvb(2.0, 0.05, analytic_kl=True).var()) < 0.5 * float(sgvb(2.0, 0.05, analytic_kl=False).var())
 
+
+
+def test_sgvb_variances_in_the_text_match_their_closed_forms():
+    # One sample, noise_std = 1, q = N(m, s2). Estimator B is log p(x | z) - KL, and
+    # log p(x | z) = const - n/2 (z - xbar)^2, so Var B = n^2/4 (2 s2^2 + 4 (m - xbar)^2 s2).
+    # Estimator A is log p(x) + log p(z | x) - log q(z); with z = m + s eps that is
+    # const + eps^2 (1 - s2/v)/2 - (m - mean) s eps / v, so Var A = (1 - s2/v)^2 / 2 + (m - mean)^2 s2 / v^2.
+    n, xbar = MODEL.n, float(MODEL.x.mean())
+    post_mean, post_var = (float(v) for v in MODEL.posterior())
+
+    def var_b(m, s2):
+        return n**2 / 4 * (2 * s2**2 + 4 * (m - xbar) ** 2 * s2)
+
+    def var_a(m, s2):
+        return 0.5 * (1 - s2 / post_var) ** 2 + (m - post_mean) ** 2 * s2 / post_var**2
+
+    for m, s2 in [(2.0, 0.05), (0.5, 0.5)]:
+        # Sample variances of 200,000 draws: relative standard error below 1% for these laws.
+        assert float(sgvb(m, s2, analytic_kl=True).var()) == pytest.approx(var_b(m, s2), rel=0.03)
+        assert float(sgvb(m, s2, analytic_kl=False).var()) == pytest.approx(var_a(m, s2), rel=0.03)
+    assert float(sgvb(post_mean, post_var, analytic_kl=True).var()) == pytest.approx(var_b(post_mean, post_var), rel=0.03)
+    # The numbers of the text.
+    assert (round(var_b(2.0, 0.05), 2), round(var_a(2.0, 0.05), 2)) == (0.75, 1.93)
+    assert round(var_b(post_mean, post_var), 2) == 0.53 and var_a(post_mean, post_var) == 0.0

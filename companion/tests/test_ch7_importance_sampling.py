@@ -6,6 +6,8 @@ Tolerances are multiples of the Monte Carlo standard error computed from the sam
 seed is fixed.
 """
 import math
+import pathlib
+import re
 
 import pytest
 import torch
@@ -25,6 +27,7 @@ from vaeriants.evaluation import (
     worked_example,
 )
 
+CHAPTER = pathlib.Path(__file__).resolve().parents[2] / "chapters" / "07-evaluation.md"
 MODEL, X, PROPOSALS = worked_example()
 LOG_EVIDENCE = MODEL.log_marginal(X).item()
 POST_MEAN, POST_COV = MODEL.posterior(X)
@@ -48,6 +51,9 @@ def test_worked_example_numbers_quoted_in_the_text():
     assert kl["forward-KL"] == pytest.approx(1.330, abs=5e-4)
     chi2 = chi_square_divergence_gaussians(POST_MEAN, POST_COV, PROPOSALS["forward-KL"].mean, PROPOSALS["forward-KL"].cov)
     assert chi2 == pytest.approx(1.855, abs=5e-4)
+    # Tail indices of the two proposals' weights: 1 / |rho| and 1 + 1 / |rho|.
+    assert weight_tail_index(POST_COV, PROPOSALS["reverse-KL"].cov) == pytest.approx(1.24, abs=5e-3)
+    assert weight_tail_index(POST_COV, PROPOSALS["forward-KL"].cov) == pytest.approx(2.24, abs=5e-3)
 
 
 def test_marginal_likelihood_matches_numerical_integration():
@@ -136,9 +142,13 @@ def test_forward_kl_gap_approaches_the_delta_method_slowly():
 def test_reverse_kl_proposal_wins_at_k1_and_loses_at_large_k():
     # The ELBO-optimal mean-field q has the smaller gap at K = 1 and 2 (KL 0.52 vs 1.33) but
     # infinite chi^2, and the forward-KL q has overtaken it by K = 4, as figure 7.1 shows.
+    # The reverse-KL weights have infinite variance: no control variate for them (see
+    # iwae_gap_given_evidence).
     gaps = {}
     for name, q in PROPOSALS.items():
-        gaps[name] = {k: iwae_gap_given_evidence(draws(q, k, 200_000 // k, seed=7 * k), LOG_EVIDENCE) for k in [1, 2, 4, 16, 256]}
+        cv = name == "forward-KL"
+        gaps[name] = {k: iwae_gap_given_evidence(draws(q, k, 200_000 // k, seed=7 * k), LOG_EVIDENCE, control_variate=cv)
+                      for k in [1, 2, 4, 16, 256]}
     rev, fwd = gaps["reverse-KL"], gaps["forward-KL"]
     for k in [1, 2]:
         assert rev[k][0] + 4 * rev[k][1] < fwd[k][0] - 4 * fwd[k][1]
@@ -169,3 +179,50 @@ def test_mean_field_weights_have_finite_variance_only_below_correlation_one_half
     cov_fwd = torch.diag(cov_p.diagonal())
     assert weight_tail_index(cov_p, cov_fwd) == pytest.approx(1.0 + 1.0 / rho, rel=1e-9)
     assert math.isfinite(chi_square_divergence_gaussians(mean, cov_p, mean, cov_fwd))
+
+
+def test_tail_index_says_which_moments_of_the_weights_are_finite():
+    # E_q[w^m] = int p^m q^(1 - m) is a Gaussian integral with precision m P_p - (m - 1) P_q
+    # (P = inverse covariance): finite exactly when that matrix is positive definite. The tail
+    # index, computed from the eigenvalues of I - P_q^(-1/2) P_p P_q^(-1/2), must say the same:
+    # E[w^m] < infinity iff m < alpha. For m = 2 this is also the finiteness of chi^2.
+    rng = torch.Generator().manual_seed(30)
+    mean = torch.zeros(3, dtype=torch.float64)
+    for _ in range(50):
+        a, b = (torch.randn(3, 3, generator=rng, dtype=torch.float64) for _ in range(2))
+        cov_p, cov_q = a @ a.T + 0.1 * torch.eye(3, dtype=torch.float64), b @ b.T + 0.1 * torch.eye(3, dtype=torch.float64)
+        alpha = weight_tail_index(cov_p, cov_q)
+        prec_p, prec_q = torch.linalg.inv(cov_p), torch.linalg.inv(cov_q)
+        for m in [1.5, 2.0, 3.0]:
+            finite = torch.linalg.eigvalsh(m * prec_p - (m - 1) * prec_q).min().item() > 0
+            assert finite == (m < alpha), (m, alpha)
+        assert math.isinf(chi_square_divergence_gaussians(mean, cov_p, mean, cov_q)) == (alpha <= 2)
+
+
+def _table_of_the_text():
+    """Rows (K, reverse L_K, reverse gap, forward L_K, forward gap, chi^2/2K) of the table in
+    the section on the worked example of the K-sample bound."""
+    rows = re.findall(r"^\| (\d+) \|(.*)\|$", CHAPTER.read_text(), flags=re.MULTILINE)
+    return [(int(k), *(float(v.strip().replace("\u2212", "-")) for v in rest.split("|"))) for k, rest in rows]
+
+
+def test_table_of_the_worked_example_is_consistent():
+    # The table quotes one seeded run of the figure script (too slow to rerun here), but its
+    # columns must agree with each other and with the closed forms: L_K + gap = log p(x) up to
+    # rounding and the Monte Carlo noise of L_K (under 0.002 nats; the forward-KL gap is the
+    # control-variate estimate, the reverse-KL one is log p(x) - L_K itself), the gap at K = 1
+    # is the KL divergence, and the last column is chi^2 / 2K.
+    rows = _table_of_the_text()
+    assert [r[0] for r in rows] == [1, 4, 16, 256, 4096]
+    chi2 = chi_square_divergence_gaussians(POST_MEAN, POST_COV, PROPOSALS["forward-KL"].mean, PROPOSALS["forward-KL"].cov)
+    kl = {n: kl_full_normals(q.mean, q.cov, POST_MEAN, POST_COV).item() for n, q in PROPOSALS.items()}
+    for k, rev_bound, rev_gap, fwd_bound, fwd_gap, delta in rows:
+        assert rev_bound + rev_gap == pytest.approx(LOG_EVIDENCE, abs=3e-3), k
+        assert fwd_bound + fwd_gap == pytest.approx(LOG_EVIDENCE, abs=3e-3), k
+        assert delta == pytest.approx(delta_method_gap(chi2, k), rel=0.05), k
+        if k == 1:
+            assert rev_gap == pytest.approx(kl["reverse-KL"], abs=5e-3)
+            assert fwd_gap == pytest.approx(kl["forward-KL"], abs=5e-3)
+        else:
+            assert fwd_gap < rev_gap  # the forward-KL proposal has overtaken
+            assert 0 < fwd_gap < delta  # and approaches chi^2 / 2K from below

@@ -1,6 +1,8 @@
 """Chapter 7: units for discrete data, dequantization, the Frechet distance behind FID, and
 the numbers reported for a VAE (rate, distortion, the K-sample bound, active units)."""
 import math
+import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -208,3 +210,35 @@ def test_vae_report_is_exact_when_the_decoder_ignores_z():
     assert large["iwae"] > small["elbo"] + 0.9 * rate  # most of the gap (= the rate here) is closed
     assert large["iwae"] <= log_px + 1e-3
     assert large["bits_per_dim"] == pytest.approx(-large["iwae"] / (64 * math.log(2.0)))
+
+
+# ---------------------------------------------------------------------------------------
+# The worked report of the text quotes the figure
+# ---------------------------------------------------------------------------------------
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_worked_report_quotes_the_numbers_printed_in_its_figure():
+    # The numbers of the digits report come from one seeded run of
+    # vaeriants/figures/ch7_digits_vae_report.py (training is too slow to repeat here). The
+    # figure prints them, and a matplotlib SVG keeps each text as a comment: the text must
+    # quote those, and they must add up.
+    from vaeriants.figures.ch7_digits_vae_report import LATENT_DIM, OUTPUT
+
+    svg = (REPO_ROOT / OUTPUT).read_text()
+    text = (REPO_ROOT / "chapters" / "07-evaluation.md").read_text()
+    text = text[text.index("{#worked-report}"):text.index("{#key-points}")]
+    active, units = map(int, re.search(r"\(a\) (\d+) of (\d+) units active", svg).groups())
+    bound, bpd = map(float, re.search(r"held-out \$\\mathcal\{L\}_\{1024\}\$ = (-[\d.]+) nats = ([\d.]+) bits/dim", svg).groups())
+    elbo, distortion, rate = map(float, re.search(r"held-out ELBO (-[\d.]+) = -\(D ([\d.]+) \+ R ([\d.]+)\)", svg).groups())
+    assert units == LATENT_DIM == 16
+    assert f"the ELBO is $${elbo:.2f}$$ nats, with distortion $$D = {distortion:.2f}$$ and rate $$R = {rate:.2f}$$" in text
+    assert f"$$\\ELBO_{{1024}} = {bound:.2f}$$ nats, that is $${-bound:.2f}/(64\\log 2) = {bpd:.3f}$$ bits" in text
+    assert f"{active} of the {units} units pass the activity threshold" in text
+    assert re.search(rf"units carry [\d.]+ of the {rate:.2f} nats", text)
+    # ...and add up, to the rounding of two decimals.
+    assert elbo == pytest.approx(-(distortion + rate), abs=0.011)
+    assert bits_per_dim(-bound, 64) == pytest.approx(bpd, abs=6e-4)
+    gap = float(re.search(r"the ([\d.]+) nats between it and the ELBO", text).group(1))
+    assert gap == pytest.approx(bound - elbo, abs=0.011)

@@ -146,8 +146,9 @@ def weight_tail_index(cov_p, cov_q):
     Whitening z with q, u = Lambda_q^{1/2} (z - mean_q) ~ N(0, I), the log weight is
     (1/2) u^T M u + (linear in u) + const with M = I - Lambda_q^{-1/2} Lambda_p Lambda_q^{-1/2}.
     Along the top eigenvector of M, P(w > t) = P(u^2 > (2 / lambda_max) log t + ...) decays
-    like t^(-1 / lambda_max). So alpha = 1 / lambda_max (infinite when lambda_max <= 0: the
-    weights are bounded), and E[w^m] is finite exactly when m < alpha.
+    like t^(-1 / lambda_max). So alpha = 1 / lambda_max, and E[w^m] is finite exactly when
+    m < alpha. When lambda_max <= 0, alpha is infinite: every moment is finite (and the weights
+    are bounded when lambda_max < 0).
     """
     chol_q = torch.linalg.cholesky(cov_q)  # cov_q = L L^T, so Lambda_q^{-1/2} ~ L
     m = torch.eye(cov_q.shape[0], dtype=cov_q.dtype) - chol_q.T @ torch.linalg.inv(cov_p) @ chol_q
@@ -212,7 +213,7 @@ def iwae_bound(log_weights):
     return estimates.mean().item(), (estimates.std() / math.sqrt(len(estimates))).item()
 
 
-def iwae_gap_given_evidence(log_weights, log_evidence):
+def iwae_gap_given_evidence(log_weights, log_evidence, control_variate=True):
     """Estimate of log p(x) - L_K and its standard error, for a model where log p(x) is known.
 
     With r = (1/K) sum_k w_k / p(x) for each row, log p(x) - L_K = E[-log r], and since
@@ -221,11 +222,21 @@ def iwae_gap_given_evidence(log_weights, log_evidence):
     (r - 1)^2 / 2 near r = 1, far less noisy than -log r; when the weights are heavy-tailed,
     r - 1 is itself noisy and a smaller c is better. c is fitted by least squares (its
     variance-minimizing value Cov(r, log r) / Var(r)), clipped to [0, 1].
+
+    The control variate needs weights of finite variance (chi^2 < infinity). Otherwise r - 1
+    has infinite variance: the sample mean of r - 1 is then usually well below its expectation
+    0 (the rare huge weights are missing), which drags the estimate down, and the standard
+    error does not show it. Pass control_variate=False for such weights: c = 0 leaves the
+    plain log p(x) - mean(log p_hat_K), whose integrand -log r has finite variance for any
+    Gaussian pair, so that its standard error can be trusted.
     """
     log_r = (log_likelihood_estimates(log_weights) - log_evidence).double()  # (R,)
     r_minus_1 = torch.expm1(log_r)  # accurate for small log r
     centred = r_minus_1 - r_minus_1.mean()
-    c = ((centred * (log_r - log_r.mean())).sum() / (centred**2).sum()).clamp(0.0, 1.0)
+    if control_variate:
+        c = ((centred * (log_r - log_r.mean())).sum() / (centred**2).sum()).clamp(0.0, 1.0)
+    else:
+        c = torch.zeros((), dtype=log_r.dtype)
     integrand = c * r_minus_1 - log_r
     return integrand.mean().item(), (integrand.std() / math.sqrt(len(integrand))).item()
 

@@ -45,7 +45,7 @@ def make(path, seed=0, quick=False):
     approx = fixed.log_density(mm.reshape(-1), tt.reshape(-1)).exp().reshape(mm.shape).numpy()
 
     with style():
-        fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.2), gridspec_kw={"width_ratios": [1.15, 1]})
+        fig, axes = plt.subplots(1, 2, figsize=(6.67, 3.4), gridspec_kw={"width_ratios": [1.15, 1]})
         ax = axes[0]
         levels = exact.max() * np.array([0.05, 0.2, 0.4, 0.6, 0.8, 0.95])
         filled = ax.contourf(mu.numpy(), tau.numpy(), exact, levels=list(levels) + [exact.max() * 1.01],
@@ -77,7 +77,7 @@ def make(path, seed=0, quick=False):
                     label=r"$\mathcal{L}(q^\star)-\mathcal{L}(q_t)$")
         ax.axhline(floor, color=ORANGE, ls="--", lw=1.2,
                    label=r"$D_{\mathrm{KL}}(q^\star\Vert p(\mu,\tau\mid x))$" + f" = {floor:.4f}")
-        ax.set_xlabel("CAVI sweep (half-steps update one factor)")
+        ax.set_xlabel("CAVI sweep (a dot per half-step)")
         ax.set_ylabel("nats")
         ax.legend(loc="lower left", frameon=False)
         panel_label(ax, "b")

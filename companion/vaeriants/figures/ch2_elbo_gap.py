@@ -30,7 +30,7 @@ def make(path, seed=0, quick=False):
     elbo_s = np.array([float(model.elbo(torch.tensor(post_mean, dtype=DTYPE), s**2)) for s in stds])
 
     with style():
-        fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.1), sharey=True)
+        fig, axes = plt.subplots(1, 2, figsize=(6.67, 3.1), sharey=True)
         for ax, xs, elbo, label in ((axes[0], means, elbo_m, "variational mean $m$"),
                                     (axes[1], stds, elbo_s, "variational standard deviation $s$")):
             ax.axhline(log_px, color=BLACK, lw=1.4, label=r"$\log p(x)$")
