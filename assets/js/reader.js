@@ -137,6 +137,7 @@
   }
   var previewable = 'a.citation, mjx-container a, a.eqref-xref, .page-body a[href*=".html#"]';
   document.addEventListener('pointerdown', function (event) { lastPointer = event.pointerType; }, true);
+  document.addEventListener('touchstart', function () { lastPointer = 'touch'; }, { capture: true, passive: true });
   document.addEventListener('mouseover', function (event) {
     var link = event.target.closest && event.target.closest(previewable);
     if (link && link !== previewFor && lastPointer === 'mouse') show(link);
@@ -204,7 +205,7 @@
 
   // ---- wide equations and tables scroll inside their own box: let the keyboard reach them ----
   function markScrollable() {
-    document.querySelectorAll('mjx-container[display="true"], .page-body table').forEach(function (box) {
+    document.querySelectorAll('mjx-container[display="true"], .page-body table, .page-body pre').forEach(function (box) {
       if (box.scrollWidth > box.clientWidth + 1) box.setAttribute('tabindex', '0');
       else box.removeAttribute('tabindex');
     });
