@@ -78,6 +78,7 @@
   var sectionTitles = null;
   var previewFor = null;
   var lastPointer = 'mouse';
+  var tapped = null; // the link whose preview a first tap opened (focus may open it too)
 
   function loadSectionTitles() {
     if (!sectionTitles) {
@@ -154,8 +155,9 @@
   document.addEventListener('click', function (event) {
     var link = event.target.closest && event.target.closest(previewable);
     if (!link) { if (!preview.contains(event.target)) hide(); return; }
-    if (lastPointer === 'touch' && previewFor !== link) {
+    if (lastPointer === 'touch' && tapped !== link) {
       event.preventDefault();
+      tapped = link;
       show(link);
     }
   });
