@@ -10,6 +10,7 @@ from torch import nn
 from vaeriants.distributions import LOG_2PI, kl_diag_normal_standard_normal, log_normal_diag
 from vaeriants.ppca import PPCA
 from vaeriants.vae import Decoder, Encoder, VAEConfig, bernoulli_log_likelihood
+from vaeriants.training import fit_by_minibatches
 
 
 # ----------------------------------------------------------------------------------------------
@@ -156,21 +157,7 @@ def train_autoencoder(data, cfg: VAEConfig, seed: int):
     """The training loop of `vaeriants.vae.train_vae`, for the deterministic autoencoder."""
     torch.manual_seed(seed)
     model = Autoencoder(cfg)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
-    generator = torch.Generator().manual_seed(seed)
-    losses = []
-    for _ in range(cfg.epochs):
-        order = torch.randperm(len(data), generator=generator)
-        total = 0.0
-        for start in range(0, len(data), cfg.batch_size):
-            batch = data[order[start:start + cfg.batch_size]]
-            loss = model.loss(batch)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(batch)
-        losses.append(total / len(data))
-    return model, losses
+    return model, fit_by_minibatches(model, data, cfg, seed)
 
 
 def gaussian_fit(codes):

@@ -16,6 +16,7 @@ from torch import nn
 
 from vaeriants.distributions import log_bernoulli, log_normal_diag, log_standard_normal
 from vaeriants.vae import VAE, VAEConfig
+from vaeriants.training import fit_by_minibatches
 
 
 def aggregate_posterior_log_prob(z, means, logvars):
@@ -166,21 +167,7 @@ def train_vae_with_prior(data, cfg: VAEConfig, prior_factory, seed):
     """Adam on the negative ELBO, as vaeriants.vae.train_vae does; returns (model, losses)."""
     torch.manual_seed(seed)
     model = VAEWithPrior(cfg, prior_factory)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
-    generator = torch.Generator().manual_seed(seed)
-    losses = []
-    for _ in range(cfg.epochs):
-        order = torch.randperm(len(data), generator=generator)
-        total = 0.0
-        for start in range(0, len(data), cfg.batch_size):
-            batch = data[order[start:start + cfg.batch_size]]
-            loss = model.loss(batch)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(batch)
-        losses.append(total / len(data))
-    return model, losses
+    return model, fit_by_minibatches(model, data, cfg, seed)
 
 
 def marginal_kl_to_prior(means, logvars, prior, n_samples, generator=None):
