@@ -55,3 +55,58 @@ export function pageDocument(html, { macros, chapter, errors, fontCache = 'globa
 export function svgStyleSheet(doc) {
   return adaptor.textContent(doc.outputJax.styleSheet(doc));
 }
+
+// Attributes MathJax writes for its own tools (the explorer, menus) that neither the page's
+// CSS nor a reader uses. The node names that MathJax's stylesheet selects on are kept.
+const SPARE_ATTRIBUTES = ['data-mjx-texclass', 'data-mjx-auto-op', 'data-mjx-alternate'];
+const STYLED_NODES = new Set(['mtable', 'merror', 'maction']);
+
+// Makes a typeset equation's SVG lighter for the browser: drops unused attributes and
+// unwraps the groups that are left with none. A long chapter holds tens of thousands of SVG
+// elements, and each costs parsing and style time when the page loads.
+// The HTML parser needs no namespace declarations on inline SVG, and takes SVG 2's plain
+// `href` on <use>; the glyphs' `data-c` (the character code) is only there for the stylesheet
+// rule `use[data-c] { stroke-width: 3 }`, which the site's stylesheet states for every <use>.
+export function slimSvg(node) {
+  for (const child of adaptor.childNodes(node)) if (!adaptor.kind(child).startsWith('#')) slimSvg(child);
+  const kind = adaptor.kind(node);
+  if (kind === 'svg') {
+    adaptor.removeAttribute(node, 'xmlns');
+    adaptor.removeAttribute(node, 'xmlns:xlink');
+  }
+  if (kind === 'use') {
+    const target = adaptor.getAttribute(node, 'xlink:href');
+    if (target) {
+      adaptor.removeAttribute(node, 'xlink:href');
+      adaptor.setAttribute(node, 'href', target);
+    }
+    adaptor.removeAttribute(node, 'data-c');
+  }
+  if (kind !== 'g') return;
+  for (const name of SPARE_ATTRIBUTES) adaptor.removeAttribute(node, name);
+  const mml = adaptor.getAttribute(node, 'data-mml-node');
+  if (mml && !STYLED_NODES.has(mml)) adaptor.removeAttribute(node, 'data-mml-node');
+  const parent = adaptor.parent(node);
+  const parentStyled = parent && STYLED_NODES.has(adaptor.getAttribute(parent, 'data-mml-node'));
+  if (adaptor.allAttributes(node).length === 0 && parent && !parentStyled) {
+    for (const child of adaptor.childNodes(node)) adaptor.insert(child, node);
+    adaptor.remove(node);
+  }
+}
+
+// Inline math wider than this (in ex, about 250 px) may not fit a phone's line. An SVG cannot
+// break, so such an expression gets its own horizontal scroll box (class mjx-wide, see
+// _sass/_chapter.scss) instead of widening the page. A box whose overflow is not visible sits
+// on its bottom edge, so it is lowered by the depth of the math, as the SVG itself was.
+const WIDE_INLINE_EX = 30;
+export function markWideInline(container) {
+  if (adaptor.getAttribute(container, 'display') === 'true') return;
+  const svg = adaptor.firstChild(container);
+  if (!svg || adaptor.kind(svg) !== 'svg') return;
+  const width = parseFloat(adaptor.getAttribute(svg, 'width'));
+  if (!(width > WIDE_INLINE_EX)) return;
+  const depth = (adaptor.getAttribute(svg, 'style') || '').match(/vertical-align:\s*([-\d.]+ex)/);
+  adaptor.addClass(container, 'mjx-wide');
+  const style = adaptor.getAttribute(container, 'style') || '';
+  adaptor.setAttribute(container, 'style', `${style} vertical-align: ${depth ? depth[1] : '0'};`.trim());
+}

@@ -17,7 +17,7 @@
 import { mkdirSync, readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, relative, resolve, sep } from 'node:path';
-import { adaptor, loadMacros, pageDocument, svgStyleSheet } from '../lib/mathjax.mjs';
+import { adaptor, loadMacros, markWideInline, pageDocument, slimSvg, svgStyleSheet } from '../lib/mathjax.mjs';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const SKIPPED_TAGS = new Set(['script', 'style', 'code', 'pre', 'textarea', 'svg', 'mjx-container', 'mjx-assistive-mml']);
@@ -69,6 +69,8 @@ function typesetDocument(html, macros, chapter, fontCache) {
   // MathJax puts inside it (\eqref) must not take keyboard focus.
   for (const item of math) {
     if (item.typesetRoot) for (const link of adaptor.tags(item.typesetRoot, 'a')) adaptor.setAttribute(link, 'tabindex', '-1');
+    if (item.typesetRoot) slimSvg(item.typesetRoot);
+    if (item.typesetRoot) markWideInline(item.typesetRoot);
   }
   const labels = {};
   for (const [label, { tag, id }] of Object.entries(tex.parseOptions.tags.allLabels)) labels[label] = { tag, id };

@@ -206,15 +206,49 @@
   }
 
   // ---- wide equations and tables scroll inside their own box: let the keyboard reach them ----
-  function markScrollable() {
-    document.querySelectorAll('mjx-container[display="true"], .page-body table, .page-body pre').forEach(function (box) {
-      if (box.scrollWidth > box.clientWidth + 1) box.setAttribute('tabindex', '0');
-      else box.removeAttribute('tabindex');
-    });
+  // Measuring every box at load would lay out the whole chapter, undoing content-visibility.
+  // A display's natural width is in its SVG's attributes (in ex), so the load only compares
+  // numbers and marks every display that may be too wide; a box is measured exactly when it
+  // nears the viewport, and only then loses a mark it does not need.
+  var column = document.querySelector('.page-body');
+  function naturalWidthEx(box) {
+    var svg = box.firstElementChild;
+    if (!svg || svg.tagName.toLowerCase() !== 'svg') return 0;
+    var width = svg.getAttribute('width') || '';
+    var match = /^([\d.]+)ex$/.exec(width) || /min-width:\s*([\d.]+)ex/.exec(svg.getAttribute('style') || '');
+    return match ? parseFloat(match[1]) : 0;
   }
-  markScrollable();
+  function measure(box) {
+    if (box.scrollWidth > box.clientWidth + 1) box.setAttribute('tabindex', '0');
+    else box.removeAttribute('tabindex');
+  }
+  var nearViewport = 'IntersectionObserver' in window && new IntersectionObserver(function (entries) {
+    entries.forEach(function (entry) { if (entry.isIntersecting) measure(entry.target); });
+  }, { rootMargin: '100% 0px' });
+  function markScrollable() {
+    root.dataset.scrollablesMarked = 'true'; // tests wait for it
+    if (!column) return;
+    var probe = document.createElement('div');
+    probe.style.cssText = 'position:absolute;visibility:hidden;width:100ex';
+    column.appendChild(probe);
+    var columnEx = column.clientWidth / (probe.offsetWidth / 100);
+    column.removeChild(probe);
+    // 4ex of slack: a display inside a list or a quote has a little less room than the column.
+    column.querySelectorAll('mjx-container[display="true"]').forEach(function (box) {
+      if (naturalWidthEx(box) > columnEx - 4) box.setAttribute('tabindex', '0');
+      else box.removeAttribute('tabindex');
+      if (nearViewport) nearViewport.observe(box);
+    });
+    column.querySelectorAll('table, pre, mjx-container.mjx-wide').forEach(measure); // a few boxes: measured at once
+
+  }
+  // After the first frame: the layout it needs is then already done.
+  requestAnimationFrame(function () { setTimeout(markScrollable, 0); });
   var resizeTimer = null;
-  window.addEventListener('resize', function () { clearTimeout(resizeTimer); resizeTimer = setTimeout(markScrollable, 200); });
+  window.addEventListener('resize', function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(function () { if (nearViewport) nearViewport.disconnect(); markScrollable(); }, 200);
+  });
 
   // ---- keyboard shortcuts ----------------------------------------------------------------------------
   document.addEventListener('keydown', function (event) {

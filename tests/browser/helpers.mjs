@@ -40,5 +40,7 @@ export async function openPage(context, base, path, options = {}) {
   });
   page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()}`));
   await page.goto(base + path, { waitUntil: options.waitUntil || 'load' });
+  // reader.js marks the boxes that scroll (keyboard access) after the first frame.
+  await page.waitForSelector('html[data-scrollables-marked]', { state: 'attached', timeout: 10000 });
   return { page, problems };
 }
