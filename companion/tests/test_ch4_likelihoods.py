@@ -112,3 +112,31 @@ def test_kl_of_the_listing_matches_the_shared_closed_form():
     x = torch.rand(4, 6, generator=g)
     assert torch.allclose(kl_to_standard_normal(mean, logvar), kl_diag_normal_standard_normal(mean, logvar))
     assert torch.allclose(bernoulli_log_likelihood(x, logits), log_bernoulli(x, logits))
+
+
+def test_kl_gradient_in_the_log_variance_is_bounded_and_never_divides_by_sigma():
+    # kappa = 1/2 (e^l + mu^2 - 1 - l) has d kappa / d l = (e^l - 1) / 2, which lies in (-1/2, 0)
+    # for every negative l; through sigma itself, d(-log sigma^2) / d sigma = -2 / sigma.
+    logvar = torch.linspace(-30.0, 5.0, 36, dtype=torch.float64, requires_grad=True)
+    mean = torch.zeros(1, 36, dtype=torch.float64)
+    (grad,) = torch.autograd.grad(kl_to_standard_normal(mean, logvar[None]).sum(), logvar)
+    assert torch.allclose(grad, 0.5 * (logvar.detach().exp() - 1.0), atol=1e-12)
+    assert (grad[logvar < 0].abs() <= 0.5).all()
+    sigma = torch.tensor([1e-1, 1e-3, 1e-6], dtype=torch.float64, requires_grad=True)
+    (grad_sigma,) = torch.autograd.grad(kl_to_standard_normal(torch.zeros(1, 3, dtype=torch.float64),
+                                                              (sigma**2).log()[None]).sum(), sigma)
+    assert torch.allclose(grad_sigma, sigma.detach() - 1.0 / sigma.detach(), rtol=1e-9)  # sigma - 1/sigma
+    # The other tail: exp(l) overflows single precision just above l = 88.
+    assert torch.isfinite(torch.tensor(88.0).exp()) and torch.isinf(torch.tensor(89.0).exp())
+
+
+def test_bernoulli_formula_on_grey_levels_is_not_normalized():
+    # int_0^1 exp(b(x; l)) dx < 1 for every logit l, at most 1/2, reached at l = 0: the Bernoulli
+    # "likelihood" of a grey level is not a density on [0, 1] (Loaiza-Ganem and Cunningham).
+    grid = torch.linspace(0.0, 1.0, 20001, dtype=torch.float64)[:, None]  # (G, 1)
+    totals = []
+    for logit in [-8.0, -2.0, -0.5, 0.0, 0.5, 2.0, 8.0]:
+        density = bernoulli_log_likelihood(grid, torch.full_like(grid, logit)).exp()
+        totals.append(torch.trapezoid(density, grid[:, 0]).item())
+    assert max(totals) == pytest.approx(0.5, abs=1e-9) and totals[3] == max(totals)
+    assert all(t < 0.5 for i, t in enumerate(totals) if i != 3)

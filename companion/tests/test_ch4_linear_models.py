@@ -76,8 +76,8 @@ def test_linear_vae_decoder_is_the_ppca_solution(data, linear_vae):
 
 
 def test_linear_vae_encoder_is_the_exact_posterior(data, linear_vae):
-    # At the optimum q(z|x) = p(z|x): mean M^{-1} W^T (x - mu), covariance sigma^2 M^{-1}, and
-    # M = W^T W + sigma^2 I is diagonal, which is why a diagonal q can be exact.
+    # At the optimum q(z|x) = p(z|x): mean G^{-1} W^T (x - mu), covariance sigma^2 G^{-1}, and
+    # G = W^T W + sigma^2 I is diagonal, which is why a diagonal q can be exact.
     model, _ = linear_vae
     learned = model.as_ppca()
     means, cov = ppca.posterior(data, learned)
@@ -86,6 +86,6 @@ def test_linear_vae_encoder_is_the_exact_posterior(data, linear_vae):
         q_var = model.posterior_logvar.exp()
     assert (q_means - means).abs().max().item() < 1e-3
     assert torch.allclose(q_var, cov.diagonal(), rtol=1e-3)
-    # The ELBO depends on the rotation only at second order, so M becomes diagonal slowly.
+    # The ELBO depends on the rotation only at second order, so G becomes diagonal slowly.
     off_diagonal = cov - torch.diag(cov.diagonal())
     assert off_diagonal.abs().max().item() < 0.05 * cov.diagonal().min().item()

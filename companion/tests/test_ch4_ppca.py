@@ -35,14 +35,22 @@ def test_closed_form_value_is_the_likelihood_of_the_closed_form_fit():
 
 
 def test_worked_example_of_the_chapter():
-    # Eigenvalues 4, 1, 1/2 and k = 1: sigma^2 = 3/4, ||w||^2 = 13/4, M = 4, maximum -4.662 nats.
+    # Eigenvalues 4, 1, 1/2 and k = 1: sigma^2 = 3/4, ||w||^2 = 13/4, G = 4, maximum -4.662 nats.
     x = data_with_covariance([4.0, 1.0, 0.5])
     fitted = ppca.fit(x, 1)
     assert fitted.noise_var == pytest.approx(0.75, abs=1e-12)
     assert (fitted.weight**2).sum().item() == pytest.approx(3.25, abs=1e-12)
     assert ppca.log_likelihood(x, fitted) == pytest.approx(-4.662, abs=5e-4)
-    _, post_cov = ppca.posterior(x, fitted)
-    assert post_cov.item() == pytest.approx(0.75 / 4.0, abs=1e-12)  # sigma^2 / M
+    post_means, post_cov = ppca.posterior(x, fitted)
+    assert post_cov.item() == pytest.approx(0.75 / 4.0, abs=1e-12)  # sigma^2 / G
+    # A point whose centred projection on u_1 is a has posterior mean (1.803 / 4) a, which is the
+    # PCA code a / 1.803 shrunk by the factor (lambda_1 - sigma^2) / lambda_1 = 13/16.
+    norm = fitted.weight.norm().item()
+    u1 = fitted.weight[:, 0] / norm
+    a = (x - x.mean(0)) @ u1  # (N,)
+    assert norm == pytest.approx(1.803, abs=5e-4)
+    assert torch.allclose(post_means[:, 0].abs(), (norm / 4.0) * a.abs(), atol=1e-12)
+    assert torch.allclose(post_means[:, 0].abs(), (13.0 / 16.0) * (a / norm).abs(), atol=1e-12)
     # All variance as isotropic noise (W = 0, sigma^2 = 11/6) is 0.504 nats worse per point.
     no_latent = ppca.PPCA(x.mean(0), torch.zeros(3, 1, dtype=DTYPE), 11.0 / 6.0)
     assert ppca.log_likelihood(x, fitted) - ppca.log_likelihood(x, no_latent) == pytest.approx(0.504, abs=5e-4)
@@ -73,6 +81,39 @@ def test_only_the_top_eigenvectors_give_the_maximum():
     best = ppca.max_log_likelihood(x, 2)
     for components in [(0, 2), (1, 2), (0, 3)]:
         assert ppca.log_likelihood(x, ppca.stationary_point(x, components)) < best - 1e-3
+
+
+@pytest.mark.parametrize("components", [(0, 1), (1, 2), (0, 3), (2, 3)])
+def test_stationary_value_is_minus_a_jensen_gap_of_the_discarded_eigenvalues(components):
+    # With eigenvalues J kept, the bracket of the stationary log-likelihood is the constant
+    # d log 2 pi + d + sum_all log lambda plus (d - k) [log mean(lambda_rest) - mean(log lambda_rest)].
+    x = data_with_covariance(SPECTRUM)
+    lam = torch.tensor(SPECTRUM, dtype=DTYPE)
+    rest = lam[[j for j in range(len(lam)) if j not in components]]
+    d, k = len(lam), len(components)
+    gap = (d - k) * (rest.mean().log() - rest.log().mean())
+    value = -0.5 * (d * math.log(2 * math.pi) + d + lam.log().sum() + gap)
+    assert ppca.log_likelihood(x, ppca.stationary_point(x, components)) == pytest.approx(value.item(), abs=1e-10)
+
+
+@pytest.mark.parametrize("components", [(1, 2), (0, 3)])
+def test_solutions_that_skip_a_leading_eigenvector_are_saddle_points(components):
+    # At a stationary point built from (u_1, u_2), say, turning a column toward the skipped u_0
+    # raises the likelihood, and shrinking a column lowers it: a saddle, not a local maximum.
+    x = data_with_covariance(SPECTRUM)
+    point = ppca.stationary_point(x, components)
+    value = ppca.log_likelihood(x, point)
+    _, eigvecs = ppca.eigendecomposition(ppca.mean_and_covariance(x)[1])
+    skipped = min(j for j in range(len(SPECTRUM)) if j not in components)
+    column = max(range(len(components)), key=lambda c: components[c])  # the smallest kept eigenvalue
+    w = point.weight.clone()
+    length = w[:, column].norm()
+    angle = 1e-2
+    w[:, column] = length * (math.cos(angle) * w[:, column] / length + math.sin(angle) * eigvecs[:, skipped])
+    assert ppca.log_likelihood(x, ppca.PPCA(point.mean, w, point.noise_var)) > value + 1e-7
+    shrunk = point.weight.clone()
+    shrunk[:, column] *= 0.99
+    assert ppca.log_likelihood(x, ppca.PPCA(point.mean, shrunk, point.noise_var)) < value - 1e-7
 
 
 def test_closed_form_beats_every_perturbation():

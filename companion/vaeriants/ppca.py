@@ -85,16 +85,16 @@ def eigendecomposition(symmetric):
 def em_step(model: PPCA, cov):
     """One EM update of (W, sigma^2) given the sample covariance S (Tipping and Bishop, 1999).
 
-    M = W^T W + sigma^2 I;  W_new = S W (sigma^2 I + M^{-1} W^T S W)^{-1};
-    sigma^2_new = tr(S - S W M^{-1} W_new^T) / d. The mean stays at the sample mean.
+    G = W^T W + sigma^2 I (their M);  W_new = S W (sigma^2 I + G^{-1} W^T S W)^{-1};
+    sigma^2_new = tr(S - S W G^{-1} W_new^T) / d. The mean stays at the sample mean.
     """
     d, k = model.weight.shape
     w, s2 = model.weight, model.noise_var
     eye = torch.eye(k, dtype=w.dtype)
-    m_inv = torch.linalg.inv(w.T @ w + s2 * eye)
+    g_inv = torch.linalg.inv(w.T @ w + s2 * eye)
     sw = cov @ w  # (d, k)
-    w_new = sw @ torch.linalg.inv(s2 * eye + m_inv @ w.T @ sw)
-    s2_new = (torch.trace(cov) - torch.trace(sw @ m_inv @ w_new.T)).item() / d
+    w_new = sw @ torch.linalg.inv(s2 * eye + g_inv @ w.T @ sw)
+    s2_new = (torch.trace(cov) - torch.trace(sw @ g_inv @ w_new.T)).item() / d
     return PPCA(model.mean, w_new, s2_new)
 
 
@@ -111,15 +111,15 @@ def fit_em(x, k, iterations, seed=0):
 
 
 def posterior(x, model: PPCA):
-    """The exact posterior p(z|x) = N(M^{-1} W^T (x - mean), sigma^2 M^{-1}), M = W^T W + sigma^2 I.
+    """The exact posterior p(z|x) = N(G^{-1} W^T (x - mean), sigma^2 G^{-1}), G = W^T W + sigma^2 I.
 
     Returns the posterior means (N, k) and the shared covariance (k, k).
     """
     k = model.weight.shape[1]
-    m = model.weight.T @ model.weight + model.noise_var * torch.eye(k, dtype=model.weight.dtype)
-    m_inv = torch.linalg.inv(m)
-    means = (x - model.mean) @ model.weight @ m_inv  # rows: (M^{-1} W^T (x_i - mean))^T
-    return means, model.noise_var * m_inv
+    g = model.weight.T @ model.weight + model.noise_var * torch.eye(k, dtype=model.weight.dtype)
+    g_inv = torch.linalg.inv(g)
+    means = (x - model.mean) @ model.weight @ g_inv  # rows: (G^{-1} W^T (x_i - mean))^T
+    return means, model.noise_var * g_inv
 
 
 def sample(n, model: PPCA, generator):

@@ -37,13 +37,13 @@ def make(path, seed=0, quick=False):
               (vae_draws, r"(b) VAE: $x\sim p_\theta(x\mid z)$, the same $z$"),
               (ae_fitted, "(c) autoencoder: $z$ from a Gaussian\nfitted to its training codes"),
               (ae_prior, r"(d) autoencoder: $z\sim\mathcal{N}(0,I)$")]
-    fig, axes = plt.subplots(2, 2, figsize=(7.2, 8.2), dpi=120)
+    fig, axes = plt.subplots(2, 2, figsize=(6.67, 7.9), dpi=120)  # the 640 px text column
     for ax, (images, label) in zip(axes.flat, panels):
         show(ax, tile(images[: SIDE * SIDE].numpy(), SIDE, SIDE))
         confidence = classifier_confidence(classifier, images)
-        ax.set_xlabel(f"{label}\nclassifier confidence {confidence:.2f}", fontsize=9)
+        ax.set_xlabel(f"{label}\nclassifier confidence {confidence:.2f}", fontsize=10)
     fig.text(0.5, 0.005, f"(held-out test digits: classifier confidence {classifier_confidence(classifier, test):.2f})",
-             ha="center", fontsize=9)
+             ha="center", fontsize=10)
     fig.tight_layout(rect=(0, 0.02, 1, 1))
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)

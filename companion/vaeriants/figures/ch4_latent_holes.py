@@ -25,7 +25,7 @@ def ellipse(mean, cov, radius, points=200):
 def scatter_digits(ax, codes, labels):
     for digit in range(10):
         chosen = codes[labels == digit]
-        ax.scatter(chosen[:, 0], chosen[:, 1], marker=f"${digit}$", s=22, linewidths=0,
+        ax.scatter(chosen[:, 0], chosen[:, 1], marker=f"${digit}$", s=16, linewidths=0,
                    color=DIGIT_COLOURS[digit], rasterized=True)
 
 
@@ -36,10 +36,10 @@ def make(path, seed=0, quick=False):
     with torch.no_grad():
         vae_codes = trained_vae(2, quick, seed).encoder(train)[0].numpy()
         ae_codes = trained_autoencoder(2, quick, seed).encode(train).numpy()
-    fig, axes = plt.subplots(1, 2, figsize=(9.0, 4.5), dpi=100)
-    panels = [(vae_codes, np.zeros(2), np.eye(2), r"VAE: $\mu_\phi(x)$; circles: prior $\mathcal{N}(0, I)$"),
+    fig, axes = plt.subplots(1, 2, figsize=(6.67, 3.6), dpi=100)  # the 640 px text column
+    panels = [(vae_codes, np.zeros(2), np.eye(2), "VAE: $\\mu_\\phi(x)$\ncircles: prior $\\mathcal{N}(0, I)$"),
               (ae_codes, *[v.numpy() for v in gaussian_fit(torch.as_tensor(ae_codes))],
-               "autoencoder: codes; ellipses: fitted Gaussian")]
+               "autoencoder: codes\nellipses: fitted Gaussian")]
     for ax, (codes, mean, cov, label) in zip(axes, panels):
         scatter_digits(ax, codes, labels)
         for radius in (1, 2, 3):

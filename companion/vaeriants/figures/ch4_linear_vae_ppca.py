@@ -41,7 +41,7 @@ def make(path, seed=0, quick=False):
     ax.set_yscale("log")
     ax.set_xlabel("Adam steps (full batch, learning rate 0.03 decayed to 0)")
     ax.set_ylabel("gap to the pPCA maximum (nats per point)")
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=10, frameon=False, loc="lower left")
     ax.grid(True, which="major", lw=0.4, alpha=0.5)
     fig.tight_layout()
     fig.savefig(path)
