@@ -159,6 +159,32 @@ def test_ladder_merge_is_the_exact_conditional():
         assert float(merged_var) == pytest.approx(float(exact_var), abs=1e-12)
 
 
+def test_top_down_factorization_groups_above_add_nothing():
+    """z3 -> z2 -> z1 -> x, linear-Gaussian: p(z1 | z2, z3, x), from conditioning the 4-D joint,
+    does not depend on z3 and equals the ladder merge of p(z1 | z2) with the message from x,
+    as the top-down factorization of the exact posterior says."""
+    c, a, b = 1.3, -0.7, 1.8
+    s2, s1, sx = 0.5, 0.6, 0.4
+    # (z3, z2, z1, x) = A @ standard normal noise, so the joint covariance is A A^T.
+    A = torch.tensor([[1.0, 0.0, 0.0, 0.0],
+                      [c, s2, 0.0, 0.0],
+                      [a * c, a * s2, s1, 0.0],
+                      [b * a * c, b * a * s2, b * s1, sx]], dtype=F64)
+    cov = A @ A.T
+    target, observed = [2], [0, 1, 3]
+    weights = cov[target][:, observed] @ torch.linalg.inv(cov[observed][:, observed])  # (1, 3)
+    conditional_var = float(cov[2, 2] - weights @ cov[observed][:, target])
+    assert abs(float(weights[0, 0])) < 1e-12  # the coefficient of z3: it carries nothing more
+    generator = torch.Generator().manual_seed(8)
+    for _ in range(5):
+        z3, z2, x = torch.randn(3, generator=generator, dtype=F64)
+        conditional_mean = float(weights @ torch.stack([z3, z2, x]))
+        merged_mean, merged_var = po.precision_weighted_merge(
+            x / b, torch.tensor(sx**2 / b**2, dtype=F64), a * z2, torch.tensor(s1**2, dtype=F64))
+        assert float(merged_mean) == pytest.approx(conditional_mean, abs=1e-12)
+        assert float(merged_var) == pytest.approx(conditional_var, abs=1e-12)
+
+
 def test_nvae_residual_kl():
     generator = torch.Generator().manual_seed(6)
     prior_mean = torch.randn(10, 4, generator=generator, dtype=F64)
