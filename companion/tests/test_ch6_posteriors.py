@@ -84,12 +84,31 @@ def test_gradient_ascent_on_a_diagonal_gaussian_stops_at_the_mean_field_gap():
     assert torch.allclose(final_gap, po.mean_field_gap(model.posterior_precision()).expand(len(x)), atol=1e-6)
 
 
-def test_worked_example_correlation_point_nine():
-    """A 2-D posterior with correlation 0.9: the best diagonal Gaussian is 0.830 nats short."""
-    covariance = torch.tensor([[1.0, 0.9], [0.9, 1.0]], dtype=F64)
-    gap = po.mean_field_gap(torch.linalg.inv(covariance))
-    assert float(gap) == pytest.approx(-0.5 * math.log(1 - 0.81), abs=1e-12)
-    assert float(gap) == pytest.approx(0.830, abs=5e-4)
+@pytest.mark.parametrize("rho, stated", [(0.5, 0.144), (0.9, 0.830), (0.99, 1.96)])
+@pytest.mark.parametrize("sigma", [(1.0, 1.0), (0.3, 2.5)])
+def test_worked_example_two_correlated_latents(rho, stated, sigma):
+    """A 2-D posterior with correlation rho: the best diagonal Gaussian is -1/2 log(1 - rho^2)
+    nats short whatever the variances (0.144, 0.830, 1.96 nats in the text), and its
+    variances 1 / Lambda_ii are sigma_i^2 (1 - rho^2), 19% of the marginals at rho = 0.9."""
+    s1, s2 = sigma
+    covariance = torch.tensor([[s1**2, rho * s1 * s2], [rho * s1 * s2, s2**2]], dtype=F64)
+    precision = torch.linalg.inv(covariance)
+    gap = po.mean_field_gap(precision)
+    assert float(gap) == pytest.approx(-0.5 * math.log(1 - rho**2), abs=1e-12)
+    assert float(gap) == pytest.approx(stated, abs=5e-3 if stated > 1 else 5e-4)  # rounded as printed
+    best_variances = 1.0 / torch.diagonal(precision)
+    assert torch.allclose(best_variances, torch.tensor([s1**2, s2**2], dtype=F64) * (1 - rho**2), atol=1e-12)
+
+
+def test_mean_field_gap_is_nonnegative_and_zero_only_for_a_diagonal_precision():
+    """Hadamard's inequality det(Lambda) <= prod_i Lambda_ii, with equality iff Lambda is diagonal."""
+    generator = torch.Generator().manual_seed(7)
+    for _ in range(100):
+        A = torch.randn(4, 4, generator=generator, dtype=F64)
+        precision = A @ A.T + 0.1 * torch.eye(4, dtype=F64)
+        assert float(po.mean_field_gap(precision)) > 0.0
+    diagonal = torch.diag(torch.rand(4, generator=generator, dtype=F64) + 0.1)
+    assert float(po.mean_field_gap(diagonal)) == pytest.approx(0.0, abs=1e-12)
 
 
 # ----------------------------------------------------------------------------- the amortization gap
@@ -138,6 +157,32 @@ def test_ladder_merge_is_the_exact_conditional():
         merged_mean, merged_var = po.precision_weighted_merge(x[i] / b[i], sx**2 / b[i] ** 2, a[i] * z2[i], torch.tensor(s1**2, dtype=F64))
         assert float(merged_mean) == pytest.approx(float(exact_mean), abs=1e-12)
         assert float(merged_var) == pytest.approx(float(exact_var), abs=1e-12)
+
+
+def test_top_down_factorization_groups_above_add_nothing():
+    """z3 -> z2 -> z1 -> x, linear-Gaussian: p(z1 | z2, z3, x), from conditioning the 4-D joint,
+    does not depend on z3 and equals the ladder merge of p(z1 | z2) with the message from x,
+    as the top-down factorization of the exact posterior says."""
+    c, a, b = 1.3, -0.7, 1.8
+    s2, s1, sx = 0.5, 0.6, 0.4
+    # (z3, z2, z1, x) = A @ standard normal noise, so the joint covariance is A A^T.
+    A = torch.tensor([[1.0, 0.0, 0.0, 0.0],
+                      [c, s2, 0.0, 0.0],
+                      [a * c, a * s2, s1, 0.0],
+                      [b * a * c, b * a * s2, b * s1, sx]], dtype=F64)
+    cov = A @ A.T
+    target, observed = [2], [0, 1, 3]
+    weights = cov[target][:, observed] @ torch.linalg.inv(cov[observed][:, observed])  # (1, 3)
+    conditional_var = float(cov[2, 2] - weights @ cov[observed][:, target])
+    assert abs(float(weights[0, 0])) < 1e-12  # the coefficient of z3: it carries nothing more
+    generator = torch.Generator().manual_seed(8)
+    for _ in range(5):
+        z3, z2, x = torch.randn(3, generator=generator, dtype=F64)
+        conditional_mean = float(weights @ torch.stack([z3, z2, x]))
+        merged_mean, merged_var = po.precision_weighted_merge(
+            x / b, torch.tensor(sx**2 / b**2, dtype=F64), a * z2, torch.tensor(s1**2, dtype=F64))
+        assert float(merged_mean) == pytest.approx(conditional_mean, abs=1e-12)
+        assert float(merged_var) == pytest.approx(conditional_var, abs=1e-12)
 
 
 def test_nvae_residual_kl():

@@ -32,8 +32,8 @@ def _families(n_planar):
     return [
         ("Gaussian\n(full cov.)", lambda seed: fl.gaussian_flow(2, seed=seed, mean_scale=1.0), GAUSSIAN_STARTS),
         (f"planar\n\u00d7 {n_planar}", lambda seed: fl.planar_flow(2, n_planar, seed=seed), 1),
-        ("affine autoreg.\n(IAF) \u00d7 4", lambda seed: fl.autoregressive_flow(2, 4, hidden=32, seed=seed), 1),
-        ("sigmoidal autoreg.\n(NAF) \u00d7 2", lambda seed: fl.autoregressive_flow(
+        ("IAF (affine)\n\u00d7 4", lambda seed: fl.autoregressive_flow(2, 4, hidden=32, seed=seed), 1),
+        ("NAF (sigmoid)\n\u00d7 2", lambda seed: fl.autoregressive_flow(
             2, 2, fl.SigmoidalAutoregressive, hidden=32, n_sigmoids=8, seed=seed), 1),
     ]
 
@@ -62,7 +62,7 @@ def make(path, seed=0, quick=False):
     torch.set_num_threads(1)
     steps, n_grid, n_planar = (20, 40, 8) if quick else (2000, 120, 32)
     families = _families(n_planar)
-    fig, axes = plt.subplots(2, 1 + len(families), figsize=(6.4, 3.2), dpi=100, sharex=True, sharey=True)
+    fig, axes = plt.subplots(2, 1 + len(families), figsize=(6.67, 3.75), dpi=100, sharex=True, sharey=True)
     for row, (name, log_target, log_z) in enumerate(_targets()):
         panels = [("target", _density_image(log_target, n_grid), None)]
         for label, build, n_starts in families:
@@ -73,15 +73,15 @@ def make(path, seed=0, quick=False):
             ax.imshow(image, origin="lower", extent=(-LIMIT, LIMIT, -LIMIT, LIMIT), cmap="viridis",
                       interpolation="bilinear", rasterized=True)
             if row == 0:
-                ax.set_title(label, fontsize=7.5)
+                ax.set_title(label, fontsize=10)
             if kl is not None:
-                ax.text(0.05, 0.05, f"KL {kl:.2f}", transform=ax.transAxes, color="white", fontsize=7.5)
+                ax.text(0.05, 0.05, f"KL {kl:.2f}", transform=ax.transAxes, color="white", fontsize=10)
             ax.set_xticks([-3, 0, 3])
             ax.set_yticks([-3, 0, 3])
-            ax.tick_params(labelsize=6.5, length=2, pad=1.5)
-        axes[row, 0].set_ylabel(f"{name}\n$z_2$", fontsize=7.5)
+            ax.tick_params(labelsize=10, length=2, pad=1.5)
+        axes[row, 0].set_ylabel(f"{name}\n$z_2$", fontsize=10)
     for ax in axes[-1]:
-        ax.set_xlabel("$z_1$", fontsize=7.5, labelpad=1)
+        ax.set_xlabel("$z_1$", fontsize=10, labelpad=1)
     fig.tight_layout(pad=0.3, w_pad=0.4, h_pad=0.4)
     with plt.rc_context({"svg.fonttype": "none"}):
         fig.savefig(path, metadata={"Date": None})  # no timestamp: same seed, same file

@@ -3,7 +3,8 @@
 Both VAEs have the companion's encoder and decoder with a 2-D latent space and are trained
 identically on 1,500 digits (the ELBO with a single-sample KL estimate for both), holding out
 297. Panels (a) and (b): one draw z ~ q(z|x) per training image (the aggregate posterior)
-over contours of each model's prior density; each panel reports the held-out ELBO and the
+over contours of each model's prior density (at 1, 3, 10, 20, 40 and 70% of its peak), each
+panel wide enough to hold all of its codes; each panel reports the held-out ELBO and the
 Monte Carlo KL(q(z) || p(z)), the term of the ELBO that only the prior can reduce.
 Panel (c): the VampPrior's 50 pseudo-inputs after training.
 """
@@ -39,21 +40,24 @@ def _summaries(model, train, test, seed):
 
 
 def _prior_panel(ax, model, held_out_elbo, marginal_kl, draws, n_grid):
-    points, _ = fl.grid_2d(LIMIT, n_grid)
+    # Each panel's square holds all of its codes (at least [-LIMIT, LIMIT]^2): a VampPrior
+    # lets the codes spread much further than N(0, I) does.
+    limit = max(LIMIT, float(np.ceil(np.abs(draws).max())))
+    n_grid = int(n_grid * limit / LIMIT)
+    points, _ = fl.grid_2d(limit, n_grid)
     with torch.no_grad():
         density = model.prior.log_prob(points.float()).exp().reshape(n_grid, n_grid).numpy()
-    ticks = np.linspace(-LIMIT, LIMIT, n_grid)
+    ticks = np.linspace(-limit, limit, n_grid)
     ax.scatter(draws[:, 0], draws[:, 1], s=2, color="0.25", alpha=0.45, linewidths=0, rasterized=True)
-    levels = np.quantile(density, [0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.995])
-    ax.contour(ticks, ticks, density, levels=np.unique(levels), cmap="viridis", linewidths=0.9)
-    ax.text(0.03, 0.97, f"held-out ELBO {held_out_elbo:.2f}\nKL(q(z) \u2016 p(z)) {marginal_kl:.3f}",
-            transform=ax.transAxes, va="top", fontsize=7.5, bbox=dict(facecolor="white", alpha=0.85, edgecolor="none", pad=1.5))
-    ax.set_xlim(-LIMIT, LIMIT)
-    ax.set_ylim(-LIMIT, LIMIT)
+    levels = density.max() * np.array([0.01, 0.03, 0.1, 0.2, 0.4, 0.7])  # fractions of the peak
+    ax.contour(ticks, ticks, density, levels=levels, cmap="viridis", linewidths=0.9)
+    ax.set_xlim(-limit, limit)
+    ax.set_ylim(-limit, limit)
     ax.set_aspect("equal")
-    ax.set_xlabel("$z_1$", fontsize=8, labelpad=1)
-    ax.set_ylabel("$z_2$", fontsize=8, labelpad=1)
-    ax.tick_params(labelsize=7, length=2, pad=1.5)
+    ax.set_xlabel("$z_1$", fontsize=10, labelpad=1)
+    ax.set_ylabel("$z_2$", fontsize=10, labelpad=1)
+    ax.tick_params(labelsize=10, length=2, pad=1.5)
+    return f"held-out ELBO {held_out_elbo:.2f}\nKL(q(z) \u2016 p(z)) {marginal_kl:.3f}"
 
 
 def _pseudo_input_panel(ax, pseudo_inputs, n_cols=25):
@@ -79,16 +83,16 @@ def make(path, seed=0, quick=False):
     }
     models = {name: pr.train_vae_with_prior(train, cfg, factory, seed=seed)[0] for name, factory in factories.items()}
 
-    fig = plt.figure(figsize=(6.4, 4.1), dpi=100)
-    grid = fig.add_gridspec(2, 2, height_ratios=[3.0, 0.7])
+    fig = plt.figure(figsize=(6.67, 5.0), dpi=100)
+    grid = fig.add_gridspec(2, 2, height_ratios=[3.6, 0.8])
     for col, (name, label) in enumerate([("standard", "(a) prior N(0, I)"), ("vamp", f"(b) VampPrior, K = {N_PSEUDO}")]):
         ax = fig.add_subplot(grid[0, col])
-        _prior_panel(ax, models[name], *_summaries(models[name], train, test, seed), n_grid=n_grid)
-        ax.set_title(label, fontsize=8.5, loc="left")
+        summary = _prior_panel(ax, models[name], *_summaries(models[name], train, test, seed), n_grid=n_grid)
+        ax.set_title(f"{label}\n{summary}", fontsize=10, loc="left")
     ax = fig.add_subplot(grid[1, :])
     with torch.no_grad():
         _pseudo_input_panel(ax, models["vamp"].prior.pseudo_inputs().numpy())
-    ax.set_title("(c) the VampPrior's pseudo-inputs $u_k$ after training", fontsize=8.5, loc="left")
+    ax.set_title("(c) the VampPrior's pseudo-inputs $u_k$ after training", fontsize=10, loc="left")
     fig.tight_layout(pad=0.3, h_pad=0.6)
     with plt.rc_context({"svg.fonttype": "none"}):
         fig.savefig(path, metadata={"Date": None})  # no timestamp: same seed, same file
