@@ -205,18 +205,42 @@
     });
   }
 
-  // ---- wide equations and tables scroll inside their own box: let the keyboard reach them ----
-  // Measuring every box at load would lay out the whole chapter, undoing content-visibility.
-  // A display's natural width is in its SVG's attributes (in ex), so the load only compares
-  // numbers and marks every display that may be too wide; a box is measured exactly when it
-  // nears the viewport, and only then loses a mark it does not need.
+  // ---- wide equations, tables and code scroll inside their own box: let the keyboard reach them ----
+  // Measuring each box at load would lay out every section that content-visibility skips
+  // (about 100 ms on a long chapter). So the load only estimates each box's natural width from
+  // what the markup says, in ex: a typeset expression from its SVG's attributes, code from its
+  // longest line, a table from its longest cells. A box that may be too wide is marked at once;
+  // boxes are measured exactly as they near the viewport, and only then lose a needless mark.
   var column = document.querySelector('.page-body');
-  function naturalWidthEx(box) {
+  var EX_PER_CHARACTER = { code: 1.0, text: 1.1 }; // monospace at 0.88em, and body text, in ex
+  function mathWidthEx(box) {
     var svg = box.firstElementChild;
     if (!svg || svg.tagName.toLowerCase() !== 'svg') return 0;
     var width = svg.getAttribute('width') || '';
     var match = /^([\d.]+)ex$/.exec(width) || /min-width:\s*([\d.]+)ex/.exec(svg.getAttribute('style') || '');
     return match ? parseFloat(match[1]) : 0;
+  }
+  function cellWidthEx(cell) {
+    var math = 0;
+    var text = cell.textContent.length;
+    cell.querySelectorAll('mjx-container').forEach(function (m) {
+      math += mathWidthEx(m);
+      text -= m.textContent.length; // its assistive MathML
+    });
+    return math + text * EX_PER_CHARACTER.text + 2; // and the cell's padding
+  }
+  function naturalWidthEx(box) {
+    var tag = box.tagName.toLowerCase();
+    if (tag === 'mjx-container') return mathWidthEx(box);
+    if (tag === 'pre') {
+      var longest = Math.max.apply(null, box.textContent.split('\n').map(function (line) { return line.length; }));
+      return longest * EX_PER_CHARACTER.code + 4;
+    }
+    var widths = [];
+    Array.prototype.forEach.call(box.rows, function (row) {
+      Array.prototype.forEach.call(row.cells, function (cell, i) { widths[i] = Math.max(widths[i] || 0, cellWidthEx(cell)); });
+    });
+    return widths.reduce(function (sum, w) { return sum + w; }, 0);
   }
   function measure(box) {
     if (box.scrollWidth > box.clientWidth + 1) box.setAttribute('tabindex', '0');
@@ -233,14 +257,13 @@
     column.appendChild(probe);
     var columnEx = column.clientWidth / (probe.offsetWidth / 100);
     column.removeChild(probe);
-    // 4ex of slack: a display inside a list or a quote has a little less room than the column.
-    column.querySelectorAll('mjx-container[display="true"]').forEach(function (box) {
-      if (naturalWidthEx(box) > columnEx - 4) box.setAttribute('tabindex', '0');
+    var boxes = 'mjx-container[display="true"], mjx-container.mjx-wide, table, pre';
+    column.querySelectorAll(boxes).forEach(function (box) {
+      // 15% of slack: the estimates are rough, and a box in a list or a quote has less room.
+      if (naturalWidthEx(box) > 0.85 * columnEx) box.setAttribute('tabindex', '0');
       else box.removeAttribute('tabindex');
-      if (nearViewport) nearViewport.observe(box);
+      if (nearViewport) nearViewport.observe(box); else measure(box);
     });
-    column.querySelectorAll('table, pre, mjx-container.mjx-wide').forEach(measure); // a few boxes: measured at once
-
   }
   // After the first frame: the layout it needs is then already done.
   requestAnimationFrame(function () { setTimeout(markScrollable, 0); });
