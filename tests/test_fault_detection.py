@@ -149,6 +149,14 @@ def test_bibtex_entry_missing_a_required_field(mini_site):
     assert "_bibliography/references.bib:7: @article{neal2001ais} lacks journal" in output
 
 
+def test_bibtex_entry_cited_by_no_page(mini_site):
+    path = mini_site / "_bibliography/references.bib"
+    path.write_text(path.read_text() + "\n@misc{unused2020note,\n  author = {Nobody, A.}, title = {Never Cited}, year = {2020}}\n")
+    code, output = check(mini_site)
+    assert code != 0
+    assert "_bibliography/references.bib:13: BibTeX entry 'unused2020note' is cited by no page" in output
+
+
 def test_tex_error(mini_site):
     edit(mini_site, "chapters/01-test.md", "\\KL(q \\Vert p) \\ge 0", "\\KL(q \\Vert p) \\geq \\notamacro 0")
     code, output = check(mini_site)
