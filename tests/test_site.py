@@ -59,7 +59,9 @@ def _citations(soup):
     pairs = []
     for link in soup.select("a.citation"):
         numbers = re.findall(r"\d+", link.get_text())
-        pairs.append((link["href"].lstrip("#"), int(numbers[0])))
+        # The print edition prefixes the ids of each of its parts (#c2-key, #bib-key).
+        key = re.sub(r"^(?:c\d+|home|bib)-", "", link["href"].lstrip("#"))
+        pairs.append((key, int(numbers[0])))
     return pairs
 
 
