@@ -35,8 +35,8 @@ module Vaeriants
       %r{<nav class="chapter-nav".*?</nav>}m,
       %r{<a class="heading-anchor"[^>]*>.*?</a>}m,
     ].freeze
-    # Attributes that name ids, and links (href, src; not xlink:href, MathJax's references to
-    # its glyphs), in one pattern so that the 8 MB are read once.
+    # Attributes that name ids, and links (href, src; a glyph reference, href="#MJX-...", is
+    # left alone by `link`), in one pattern so that the 8 MB are read once.
     ATTRIBUTES = /(\s)(id|href|src|for|aria-labelledby|aria-describedby|aria-controls)="([^"]*)"/.freeze
     ID_NAMES = %w[id for aria-labelledby aria-describedby aria-controls].freeze
     SCHEME = /\A[a-z][a-z0-9+.-]*:/i.freeze
@@ -140,6 +140,7 @@ module Vaeriants
     # Where a link of the part points in the print edition.
     def link(href, part, parts, base)
       return href if href.match?(SCHEME)
+      return href if href.start_with?("#MJX-") # a glyph of the font cache, defined once for the page
 
       path, hash = href.split("#", 2)
       path = path.empty? ? part.url : resolve(path, part.url, base)

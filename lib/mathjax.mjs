@@ -30,7 +30,7 @@ export function loadMacros(path) {
 // A MathJax document for one HTML page. `errors` collects {tex, message} for each fragment
 // that fails to typeset; `chapter` (a number or null) prefixes equation numbers, as (2.7).
 // Returns the document and its TeX input jax (whose tags hold the page's equation labels).
-export function pageDocument(html, { macros, chapter, errors, fontCache = 'global' }) {
+export function pageDocument(html, { macros, chapter, errors }) {
   const tex = new TeX({
     packages: PACKAGES,
     macros,
@@ -47,13 +47,9 @@ export function pageDocument(html, { macros, chapter, errors, fontCache = 'globa
       return jax.formatError(error);
     },
   });
-  const svg = new SVG({ fontCache });
+  const svg = new SVG({ fontCache: 'global' }); // each glyph's path once per page
   const doc = mathjax.document(html, { InputJax: tex, OutputJax: svg });
   return { doc, tex };
-}
-
-export function svgStyleSheet(doc) {
-  return adaptor.textContent(doc.outputJax.styleSheet(doc));
 }
 
 // Attributes MathJax writes for its own tools (the explorer, menus) that neither the page's

@@ -3,10 +3,9 @@
 //
 // kramdown leaves math as \( .. \) and \[ .. \]; this replaces each with SVG (plus assistive
 // MathML), so a page needs no script to show its math and the text never moves when it
-// appears. Equations are numbered per chapter, (2.7). A page that holds several chapters (the
-// print edition) marks each with <!--chapter:N--> ... <!--/chapter-->, and each is numbered
-// as in its own chapter. Links written with the {% eqref %} Liquid tag (another chapter's
-// equation) get their target's page and number once every page is typeset.
+// appears. Equations are numbered per chapter, (2.7). Links written with the {% eqref %} Liquid
+// tag (another chapter's equation) get their target's page and number once every page is
+// typeset. (The print edition is assembled from the typeset pages: _plugins/print_edition.rb.)
 //
 // It fails, naming the page and the fragment, when
 //   - a fragment is not valid TeX (an unknown macro included),
@@ -17,11 +16,10 @@
 import { mkdirSync, readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, relative, resolve, sep } from 'node:path';
-import { adaptor, loadMacros, markWideInline, pageDocument, slimSvg, svgStyleSheet } from '../lib/mathjax.mjs';
+import { adaptor, loadMacros, markWideInline, pageDocument, slimSvg } from '../lib/mathjax.mjs';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const SKIPPED_TAGS = new Set(['script', 'style', 'code', 'pre', 'textarea', 'svg', 'mjx-container', 'mjx-assistive-mml']);
-const CHAPTER_CHUNK = /<!--chapter:(\d+)-->([\s\S]*?)<!--\/chapter-->/g;
 const CROSS_REFERENCE = /<a class="eqref-xref" data-label="([^"]+)" href="[^"]*">[^<]*<\/a>/g;
 
 function htmlFiles(dir) {
@@ -54,10 +52,10 @@ function undefinedReferences(math) {
   return refs.filter((ref) => !labels.has(ref.label));
 }
 
-// Typesets one HTML document (a page, or one chapter of the print edition).
-function typesetDocument(html, macros, chapter, fontCache) {
+// Typesets one HTML document.
+function typesetDocument(html, macros, chapter) {
   const errors = [];
-  const { doc, tex } = pageDocument(html, { macros, chapter, errors, fontCache });
+  const { doc, tex } = pageDocument(html, { macros, chapter, errors });
   doc.render();
   const math = Array.from(doc.math);
   const problems = errors.map((e) => `TeX error: ${e.message} in: ${e.tex}`);
@@ -79,31 +77,10 @@ function typesetDocument(html, macros, chapter, fontCache) {
 
 export function typesetPage(html, macros) {
   const chapterMatch = html.match(/<body[^>]*data-chapter="(\d+)"/);
-  let problems = [];
-  let labels = {};
-  let count = 0;
-  let styles = null;
-  // Chapters of a multi-chapter page first, each numbered as its chapter.
-  html = html.replace(CHAPTER_CHUNK, (whole, chapter, chunk) => {
-    const part = typesetDocument(`<html><head></head><body>${chunk}</body></html>`, macros, chapter, 'local');
-    problems = problems.concat(part.problems);
-    Object.assign(labels, part.labels);
-    count += part.count;
-    if (part.count) styles = svgStyleSheet(part.doc);
-    return adaptor.innerHTML(adaptor.body(part.doc.document));
-  });
-  const page = typesetDocument(html, macros, chapterMatch ? chapterMatch[1] : null, 'global');
-  problems = problems.concat(page.problems);
-  Object.assign(labels, page.labels);
-  count += page.count;
-  if (page.count) styles = svgStyleSheet(page.doc);
-  if (styles) {
-    const style = adaptor.node('style', { id: 'MJX-SVG-styles' });
-    adaptor.append(style, adaptor.text(styles));
-    adaptor.append(adaptor.head(page.doc.document), style);
-  }
+  // MathJax's render() puts its SVG stylesheet (<style id="MJX-SVG-styles">) in the head.
+  const page = typesetDocument(html, macros, chapterMatch ? chapterMatch[1] : null);
   const output = adaptor.doctype(page.doc.document) + '\n' + adaptor.outerHTML(adaptor.root(page.doc.document));
-  return { output, problems, labels, count };
+  return { output, problems: page.problems, labels: page.labels, count: page.count };
 }
 
 // Typesetting is a pure function of the page's HTML, the macros and this code, so results are
@@ -159,15 +136,13 @@ function main(argv) {
   for (const file of files) {
     const html = readFileSync(file, 'utf8');
     if (!html.includes('class="eqref-xref"')) continue;
-    const printEdition = html.includes('<!--print-edition-->');
     writeFileSync(file, html.replace(CROSS_REFERENCE, (whole, label) => {
       const home = labelHome[label];
       if (!home) {
         problems.push(`${relative(siteDir, file)}: undefined equation label: {% eqref ${label} %}`);
         return whole;
       }
-      const href = printEdition ? `#${home.id}` : `${home.url}#${home.id}`;
-      return `<a class="eqref-xref" data-label="${label}" href="${href}">(${home.tag})</a>`;
+      return `<a class="eqref-xref" data-label="${label}" href="${home.url}#${home.id}">(${home.tag})</a>`;
     }));
   }
   for (const problem of problems) console.error(problem);
