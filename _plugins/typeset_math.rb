@@ -16,7 +16,7 @@ module Vaeriants
 
     def run(site)
       command = ["node", SCRIPT, site.dest]
-      output, status = Open3.capture2e({ "VAERIANTS_SOURCE" => site.source }, *command)
+      output, status = Open3.capture2e({ "VAERIANTS_SOURCE" => site.source, "VAERIANTS_BASEURL" => site.baseurl.to_s }, *command)
       output.each_line { |line| Jekyll.logger.info("Math:", line.chomp) }
       return if status.success?
 

@@ -103,6 +103,27 @@ function cachedTypeset(html, macros, cacheDir) {
   }
 }
 
+// The typeset display that holds the element `id` on a page, made self-contained for another
+// page: its glyph references (<use href="#MJX-...">, into the page's font cache) become copies
+// of the glyphs' paths.
+function standaloneEquation(html, id) {
+  const at = html.indexOf(` id="${id}"`);
+  if (at < 0) return null;
+  const start = html.lastIndexOf('<mjx-container', at);
+  const end = html.indexOf('</mjx-container>', at);
+  if (start < 0 || end < 0) return null;
+  const glyphs = new Map();
+  for (const m of html.matchAll(/<path id="(MJX-[^"]+)" d="([^"]*)"/g)) glyphs.set(m[1], m[2]);
+  return html.slice(start, end + '</mjx-container>'.length)
+    .replace(/<use([^>]*?) href="#(MJX-[^"]+)"([^>]*)><\/use>/g, (whole, before, glyph, after) => (
+      glyphs.has(glyph) ? `<path${before} d="${glyphs.get(glyph)}"${after}></path>` : whole))
+    .replace(/ id="[^"]*"/g, '');
+}
+
+function escapeAttribute(text) {
+  return text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
 function siteUrl(siteDir, file) {
   return '/' + relative(siteDir, file).split(sep).join('/');
 }
@@ -132,7 +153,12 @@ function main(argv) {
       if (isChapter || !labelHome[label]) labelHome[label] = { url: siteUrl(siteDir, file), ...where };
     }
   }
-  // Links to equations of other pages, by label.
+  // Links to equations of other pages, by label, with the equation itself for the preview.
+  const typesetPages = new Map();
+  const pageHtml = (url) => {
+    if (!typesetPages.has(url)) typesetPages.set(url, readFileSync(join(siteDir, url), 'utf8'));
+    return typesetPages.get(url);
+  };
   for (const file of files) {
     const html = readFileSync(file, 'utf8');
     if (!html.includes('class="eqref-xref"')) continue;
@@ -142,7 +168,9 @@ function main(argv) {
         problems.push(`${relative(siteDir, file)}: undefined equation label: {% eqref ${label} %}`);
         return whole;
       }
-      return `<a class="eqref-xref" data-label="${label}" href="${home.url}#${home.id}">(${home.tag})</a>`;
+      const preview = standaloneEquation(pageHtml(home.url), home.id);
+      const previewAttribute = preview ? ` data-preview="${escapeAttribute(preview)}"` : '';
+      return `<a class="eqref-xref" data-label="${label}" href="${process.env.VAERIANTS_BASEURL || ''}${home.url}#${home.id}"${previewAttribute}>(${home.tag})</a>`;
     }));
   }
   for (const problem of problems) console.error(problem);

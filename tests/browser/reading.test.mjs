@@ -81,6 +81,33 @@ test('an equation reference shows its equation on hover', async () => {
   await context.close();
 });
 
+test("a reference to another chapter's equation shows it, carries its number and lands on it", async () => {
+  const { context, page } = await fresh('/chapters/07-evaluation.html');
+  const reference = page.locator('a.eqref-xref[data-label="eq:2-elbo-gap"]').first();
+  assert.ok(await reference.count(), 'chapter 7 refers to the gap identity of chapter 2');
+  const href = await reference.getAttribute('href');
+  assert.match(href, /^\/chapters\/02-variational-inference\.html#eq-2-elbo-gap$/);
+  const number = (await reference.textContent()).trim();
+  await reference.hover();
+  const preview = page.locator('#preview');
+  await preview.waitFor({ state: 'visible' });
+  // The preview's glyphs are copies of chapter 2's paths, not references into a font cache
+  // that this page may lack.
+  assert.ok(await preview.locator('svg path').count() > 10, 'the preview draws the equation');
+  assert.equal(await preview.locator('svg use').count(), 0, 'the preview needs no glyph of this page');
+  assert.ok((await preview.textContent()).includes(number.replace(/[()]/g, '')), `the preview shows ${number}`);
+  await reference.click();
+  await page.waitForURL(/02-variational-inference\.html#eq-2-elbo-gap$/);
+  await page.waitForTimeout(300);
+  const target = page.locator('[id="eq-2-elbo-gap"]');
+  const box = await target.boundingBox();
+  const height = page.viewportSize().height;
+  assert.ok(box && box.y >= -5 && box.y < height, `the equation is on the screen (y = ${box && box.y})`);
+  const shownNumber = await target.locator('xpath=ancestor::mjx-container').first().textContent();
+  assert.ok(shownNumber.includes(number.replace(/[()]/g, '')), `chapter 2 numbers it ${number}`);
+  await context.close();
+});
+
 test('code blocks get a copy button', async () => {
   const { context, page } = await fresh('/chapters/04-autoencoders.html');
   const buttons = await page.locator('div.highlighter-rouge .copy-button').count();
