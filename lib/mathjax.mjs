@@ -84,11 +84,25 @@ export function slimSvg(node) {
   if (mml && !STYLED_NODES.has(mml)) adaptor.removeAttribute(node, 'data-mml-node');
   const parent = adaptor.parent(node);
   const parentStyled = parent && STYLED_NODES.has(adaptor.getAttribute(parent, 'data-mml-node'));
-  if (adaptor.allAttributes(node).length === 0 && parent && !parentStyled) {
+  if (!parent || parentStyled) return;
+  const attributes = adaptor.allAttributes(node).map((a) => a.name);
+  if (attributes.length === 0) {
     for (const child of adaptor.childNodes(node)) adaptor.insert(child, node);
+    adaptor.remove(node);
+    return;
+  }
+  // <g transform="A"><use transform="B"/></g> draws as <use transform="A B"/>: a group that
+  // only moves its one child hands its transform down (about a fifth of a chapter's elements).
+  const children = adaptor.childNodes(node);
+  const only = children.length === 1 ? children[0] : null;
+  if (attributes.length === 1 && attributes[0] === 'transform' && only && FOLDABLE.has(adaptor.kind(only))) {
+    const inner = adaptor.getAttribute(only, 'transform');
+    adaptor.setAttribute(only, 'transform', inner ? `${adaptor.getAttribute(node, 'transform')} ${inner}` : adaptor.getAttribute(node, 'transform'));
+    adaptor.insert(only, node);
     adaptor.remove(node);
   }
 }
+const FOLDABLE = new Set(['g', 'use', 'path', 'rect', 'line']);
 
 // Inline math wider than this (in ex, about 250 px) may not fit a phone's line. An SVG cannot
 // break, so such an expression gets its own horizontal scroll box (class mjx-wide, see
