@@ -40,7 +40,9 @@ export async function openPage(context, base, path, options = {}) {
   });
   page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()}`));
   await page.goto(base + path, { waitUntil: options.waitUntil || 'load' });
-  // reader.js marks the boxes that scroll (keyboard access) after the first frame.
-  await page.waitForSelector('html[data-scrollables-marked]', { state: 'attached', timeout: 10000 });
+  // reader.js marks the boxes that scroll (keyboard access) after the first frame. (The print
+  // edition loads no script.)
+  await page.waitForFunction(() => !document.querySelector('script[src$="reader.js"]')
+    || document.documentElement.dataset.scrollablesMarked === 'true', null, { timeout: 10000 });
   return { page, problems };
 }
