@@ -67,7 +67,10 @@ module Vaeriants
         collect_glyphs(html, glyphs)
         styles ||= html[MATH_STYLES]
         article = article_of(html) or return nil
-        DROPPED.reduce(article) { |text, pattern| text.gsub(pattern, "") }.gsub(' loading="lazy"', "")
+        article = DROPPED.reduce(article) { |text, pattern| text.gsub(pattern, "") }.gsub(' loading="lazy"', "")
+        # One chapter's references among eight: a landmark named "References" eight times over
+        # would be no landmark; as a plain section it keeps its heading in the outline.
+        fit_wide_displays(article.gsub(REFERENCES_LANDMARK, '<section class="chapter-references">'))
       end
 
       parts = {}
@@ -107,6 +110,25 @@ module Vaeriants
       elapsed = Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
       Jekyll.logger.info("Print:", format("print.html assembled from %d chapters in %.0f ms (%.1f MB)",
                                           chapters.size, elapsed * 1000, output.bytesize / 1e6))
+    end
+
+    REFERENCES_LANDMARK = '<section class="chapter-references" aria-labelledby="references">'
+    # Paper cannot scroll, and this page loads no script that could make a scrolling equation
+    # reachable by keyboard: a displayed equation wider than the column (its SVG's width, or
+    # the min-width of a numbered one, in ex) is shrunk to fit with CSS zoom.
+    COLUMN_EX = 60.0 # the 40rem column holds about 68ex of the body font; A4 a little more
+    DISPLAY = /<mjx-container([^>]*?) display="true"([^>]*?) style="([^"]*)"><svg([^>]*)>/.freeze
+
+    def fit_wide_displays(html)
+      html.gsub(DISPLAY) do
+        whole = Regexp.last_match(0)
+        before, after, style, svg = Regexp.last_match.captures
+        width = svg[/\swidth="([\d.]+)ex"/, 1] || svg[/min-width:\s*([\d.]+)ex/, 1]
+        next whole unless width && width.to_f > COLUMN_EX
+
+        zoom = (COLUMN_EX / width.to_f).round(3)
+        %(<mjx-container#{before} display="true"#{after} style="#{style} zoom: #{zoom};"><svg#{svg}>)
+      end
     end
 
     # The inside of a page's <article> (string search: a regular expression over the whole

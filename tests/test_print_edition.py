@@ -104,8 +104,23 @@ def test_math_is_typeset_once_and_glyphs_defined_once(page, ids, toc):
     text = re.sub(r"<(script|style|code|pre|svg|mjx-assistive-mml)\b.*?</\1>", "", page, flags=re.S)
     assert not re.search(r"\\\(|\\\[|\$\$", text), "TeX left untypeset on the print page"
     assert page.count('id="MJX-SVG-global-cache"') == 1
-    used = set(re.findall(r'xlink:href="#([^"]+)"', page))
+    used = set(re.findall(r'<use\b[^>]*?\s(?:xlink:)?href="#([^"]+)"', page))
+    assert len(used) > 50, "the typeset math draws its glyphs from the font cache"
     assert used <= set(ids), f"glyphs used but not defined: {sorted(used - set(ids))[:5]}"
+
+
+DISPLAY = re.compile(r'<mjx-container[^>]*\sdisplay="true"[^>]*>')
+
+
+def test_every_displayed_equation_is_there_and_fits_the_column(page, toc):
+    expected = sum(len(DISPLAY.findall(page_path(chapter["url"]).read_text())) for chapter in toc)
+    displays = DISPLAY.findall(page)
+    assert len(displays) >= expected, f"{len(displays)} displayed equations; the chapters have {expected}"
+    # Paper cannot scroll: the assembly shrinks a display wider than the column (zoom).
+    widths = [float(w) for w in re.findall(r'<mjx-container[^>]*\sdisplay="true"[^>]*><svg[^>]*?(?:\swidth="|min-width:\s*)([\d.]+)ex', page)]
+    wide = [w for w in widths if w > 60]
+    assert wide, "no displayed equation is wider than 60ex: the check below would test nothing"
+    assert sum("zoom:" in d for d in displays) == len(wide), "every display wider than 60ex is shrunk to fit"
 
 
 def test_is_left_out_of_search_sitemap_and_robots(page):
