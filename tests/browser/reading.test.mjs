@@ -123,3 +123,32 @@ test('the phone sidebar opens from its button', async () => {
   assert.equal(await chapters.isVisible(), true);
   await context.close();
 });
+
+test("a link to another chapter's section shows that section's title", async () => {
+  const { context, page } = await fresh('/chapters/07-evaluation.html');
+  const link = page.locator('.page-body a[href^="02-variational-inference.html#elbo-gap"]').first();
+  assert.ok(await link.count(), 'chapter 7 links to the ELBO-gap section of chapter 2');
+  await link.scrollIntoViewIfNeeded();
+  await link.hover();
+  const preview = page.locator('#preview');
+  await preview.waitFor({ state: 'visible' });
+  const title = await preview.innerText();
+  await context.close();
+  assert.match(title, /^Chapter 2: /, `the preview names the chapter: ${title}`);
+  assert.ok(title.length > 'Chapter 2: '.length + 3, `the preview names the section: ${title}`);
+});
+
+test('the outline marks the section being read', async () => {
+  const { context, page } = await fresh('/chapters/02-variational-inference.html', { viewport: { width: 1400, height: 900 } });
+  const ids = await page.locator('.outline a').evaluateAll((links) => links.map((a) => a.getAttribute('href').slice(1)));
+  assert.ok(ids.length >= 4, 'the outline lists the sections');
+  const target = ids[3];
+  await page.evaluate((id) => document.getElementById(id).scrollIntoView({ block: 'start' }), target);
+  await page.waitForFunction((id) => {
+    const current = document.querySelector('.outline a[aria-current="location"]');
+    return current && current.getAttribute('href') === `#${id}`;
+  }, target, { timeout: 5000 });
+  const marked = await page.locator('.outline a[aria-current="location"]').count();
+  await context.close();
+  assert.equal(marked, 1, 'exactly one outline entry is current');
+});
