@@ -13,9 +13,10 @@ and, for hierarchical posteriors,
 Functions work on float64 tensors; shapes are given in comments.
 """
 import math
-from dataclasses import dataclass
 
 import torch
+
+from vaeriants import evaluation
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -50,30 +51,23 @@ def kl_cholesky_standard_normal(mean, L):
 # ----------------------------------------------------------------------------- the linear-Gaussian model
 
 
-@dataclass
-class LinearGaussianModel:
-    W: torch.Tensor  # (D, d)
-    c: torch.Tensor  # (D,)
-    noise_std: float
+class LinearGaussianModel(evaluation.LinearGaussianModel):
+    """Chapter 7's linear-Gaussian model (exact posterior and evidence), with the closed-form
+    ELBO of any Gaussian q that this chapter's posteriors are measured against."""
 
     @property
-    def latent_dim(self):
-        return self.W.shape[1]
+    def W(self):  # (D, d)
+        return self.weight
+
+    @property
+    def c(self):  # (D,)
+        return self.bias
 
     def posterior_precision(self):
-        d = self.latent_dim
-        return torch.eye(d, dtype=self.W.dtype) + self.W.T @ self.W / self.noise_std**2  # (d, d)
-
-    def posterior(self, x):
-        """Exact posterior mean (B, d) and covariance (d, d) for observations x (B, D)."""
-        covariance = torch.linalg.inv(self.posterior_precision())
-        mean = (x - self.c) @ self.W @ covariance / self.noise_std**2
-        return mean, covariance
+        return torch.eye(self.latent_dim, dtype=self.W.dtype) + self.W.T @ self.W / self.noise_std**2  # (d, d)
 
     def log_evidence(self, x):
-        D = self.W.shape[0]
-        cov = self.W @ self.W.T + self.noise_std**2 * torch.eye(D, dtype=self.W.dtype)
-        return torch.distributions.MultivariateNormal(self.c, covariance_matrix=cov).log_prob(x)
+        return self.log_marginal(x)
 
     def elbo(self, x, mean, cov):
         """Closed-form ELBO of q = N(mean, cov): E_q log p(x|z) + E_q log p(z) + H[q].
