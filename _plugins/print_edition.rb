@@ -28,12 +28,14 @@ module Vaeriants
     GLYPH = %r{<path id="([^"]+)"[^>]*>(?:</path>)?}.freeze
     MATH_STYLES = %r{<style id="MJX-SVG-styles">.*?</style>}m.freeze
     # What a printed page has no use for: the edit link, the previous/next links, the "#" next
-    # to headings. (The outline and the sidebar sit outside the article; copy buttons are
-    # added by reader.js, which the print edition does not load.)
+    # to headings, the scripts that only let the parser yield. (The outline and the sidebar
+    # sit outside the article; copy buttons are added by reader.js, which the print edition
+    # does not load.)
     DROPPED = [
       %r{<p class="edit-link">.*?</p>}m,
       %r{<nav class="chapter-nav".*?</nav>}m,
       %r{<a class="heading-anchor"[^>]*>.*?</a>}m,
+      %r{<script class="parser-yield">0</script>}, # lib/parse-order.mjs
     ].freeze
     # Attributes that name ids, and links (href, src; a glyph reference, href="#MJX-...", is
     # left alone by `link`), in one pattern so that the 8 MB are read once.
@@ -140,9 +142,9 @@ module Vaeriants
       html[start...finish]
     end
 
-    # The glyphs of MathJax's font cache (an <svg> at the end of the page), by id.
+    # The glyphs of MathJax's font cache (an <svg> at the start of the page's body), by id.
     def collect_glyphs(html, glyphs)
-      at = html.rindex(GLYPH_CACHE) or return
+      at = html.index(GLYPH_CACHE) or return
       finish = html.index("</defs>", at) or return
       html[at...finish].scan(GLYPH) { glyphs[Regexp.last_match(1)] ||= Regexp.last_match(0) }
     end

@@ -17,6 +17,7 @@ import { mkdirSync, readFileSync, writeFileSync, readdirSync, statSync } from 'n
 import { createHash } from 'node:crypto';
 import { join, relative, resolve, sep } from 'node:path';
 import { adaptor, loadMacros, markWideInline, pageDocument, slimSvg } from '../lib/mathjax.mjs';
+import { glyphCacheFirst, parserYieldPoints } from '../lib/parse-order.mjs';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const SKIPPED_TAGS = new Set(['script', 'style', 'code', 'pre', 'textarea', 'svg', 'mjx-container', 'mjx-assistive-mml']);
@@ -79,6 +80,8 @@ export function typesetPage(html, macros) {
   const chapterMatch = html.match(/<body[^>]*data-chapter="(\d+)"/);
   // MathJax's render() puts its SVG stylesheet (<style id="MJX-SVG-styles">) in the head.
   const page = typesetDocument(html, macros, chapterMatch ? chapterMatch[1] : null);
+  glyphCacheFirst(page.doc.document);
+  parserYieldPoints(page.doc.document);
   const output = adaptor.doctype(page.doc.document) + '\n' + adaptor.outerHTML(adaptor.root(page.doc.document));
   return { output, problems: page.problems, labels: page.labels, count: page.count };
 }
@@ -88,6 +91,7 @@ export function typesetPage(html, macros) {
 const CODE_VERSION = createHash('sha256')
   .update(readFileSync(new URL(import.meta.url)))
   .update(readFileSync(new URL('../lib/mathjax.mjs', import.meta.url)))
+  .update(readFileSync(new URL('../lib/parse-order.mjs', import.meta.url)))
   .digest('hex');
 
 function cachedTypeset(html, macros, cacheDir) {
