@@ -42,9 +42,9 @@ def make(path, seed=0, quick=False):
                 labels.append(f"{name}, {a} to {b}")
     fig, ax = plt.subplots(figsize=(6.4, 4.6), dpi=120)
     show(ax, tile(torch.cat(rows).numpy(), len(rows), STEPS + 2))
-    ax.set_yticks(1 + 9 * np.arange(len(rows)) + 3.5, labels, fontsize=9)
+    ax.set_yticks(1 + 9 * np.arange(len(rows)) + 3.5, labels, fontsize=10.5)
     centres = 1 + 9 * np.arange(STEPS + 2) + 3.5
-    ax.set_xticks(centres, ["data"] + [f"{t:.2g}" for t in np.linspace(0, 1, STEPS)] + ["data"], fontsize=8)
+    ax.set_xticks(centres, ["data"] + [f"{t:.2g}" for t in np.linspace(0, 1, STEPS)] + ["data"], fontsize=10)
     ax.set_xlabel("$t$, position along the straight line between the two codes")
     ax.tick_params(length=0)
     fig.tight_layout()

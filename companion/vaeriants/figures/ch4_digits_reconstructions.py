@@ -39,7 +39,7 @@ def make(path, seed=0, quick=False):
     labels = ["test image", "autoencoder", r"VAE, $z=\mu_\phi(x)$"] + [r"VAE, $z\sim q_\phi(z\mid x)$"] * DRAWS
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
     show(ax, tile(torch.cat(rows).numpy(), len(rows), 10))
-    ax.set_yticks(1 + 9 * np.arange(len(rows)) + 3.5, labels, fontsize=9)
+    ax.set_yticks(1 + 9 * np.arange(len(rows)) + 3.5, labels, fontsize=10.5)
     ax.tick_params(length=0)
     fig.tight_layout()
     fig.savefig(path, bbox_inches="tight")
