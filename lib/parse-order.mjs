@@ -33,7 +33,6 @@ const YIELD_SCRIPT_CLASS = 'parser-yield'; // tests/test_page_order.py and the p
 
 export function parserYieldPoints(document) {
   let sinceLast = 0;
-  let count = 0;
   for (const flow of adaptor.tags(adaptor.body(document), 'div')) {
     if (!adaptor.hasClass(flow, 'section-flow')) continue;
     const first = adaptor.hasClass(flow, 'section-flow-first');
@@ -42,10 +41,8 @@ export function parserYieldPoints(document) {
       if (sinceLast > YIELD_BYTES && !(first && index < FIRST_BLOCKS)) {
         adaptor.insert(adaptor.node('script', { class: YIELD_SCRIPT_CLASS }, [adaptor.text('0')]), block);
         sinceLast = 0;
-        count += 1;
       }
       sinceLast += adaptor.outerHTML(block).length;
     }
   }
-  return count;
 }

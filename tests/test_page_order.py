@@ -7,7 +7,6 @@ from site_helpers import SITE, page_path
 
 GLYPH_CACHE = '<svg style="display: none;" id="MJX-SVG-global-cache">'
 GLYPH_USE = re.compile(r'<use\b[^>]*?\shref="#(MJX-[^"]+)"')
-YIELD = '<script class="parser-yield">0</script>'
 FIRST_BLOCKS = 12  # the first section's blocks that _sass/_chapter.scss always lays out
 
 
