@@ -16,9 +16,9 @@ export function sitePages(dir = SITE) {
   }).sort();
 }
 
-export async function startSiteAndBrowser() {
+export async function startSiteAndBrowser(browserOptions = {}) {
   const { server, url } = await serveSite(SITE);
-  const browser = await launchBrowser();
+  const browser = await launchBrowser(browserOptions);
   return {
     url,
     browser,
