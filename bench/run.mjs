@@ -9,6 +9,8 @@
 //     blocking time with the CPU throttled 4x, layout shift, bytes transferred (gzip);
 //   - the longest chapter rendered with stock client-side MathJax 3 (the full tex-chtml
 //     component typesetting the whole page on load), in the same run, and the ratio;
+//   - the longest chapter with its math cut out ("text only"): the floor under any way of
+//     showing the math, so stock / text only bounds the ratio any set-up could reach here;
 //   - the bytes of a second chapter read after the longest one (cache warm);
 //   - the cold build time, the rebuild time under `jekyll build --watch` (what `jekyll serve`
 //     runs) after one chapter changes, and, with --with-tests, the time of script/test.
@@ -25,6 +27,7 @@ import { serveSite } from '../lib/static-server.mjs';
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const SITE = join(ROOT, '_site');
 const STOCK = join(ROOT, 'tmp', 'bench-stock');
+const TEXT_ONLY = join(ROOT, 'tmp', 'bench-text-only');
 const args = process.argv.slice(2);
 const RUNS = Number(args[args.indexOf('--runs') + 1]) || 5;
 const WITH_TESTS = args.includes('--with-tests');
@@ -141,6 +144,18 @@ function buildStockPage(chapterUrl) {
   return join(STOCK, 'site');
 }
 
+// The longest chapter with every equation and the glyph cache cut out: the same text, layout
+// and stylesheet, no math. No way of showing the math can make the page faster than this.
+function buildTextOnlyPage(chapterUrl) {
+  rmSync(TEXT_ONLY, { recursive: true, force: true });
+  cpSync(SITE, TEXT_ONLY, { recursive: true });
+  const path = join(TEXT_ONLY, chapterUrl);
+  writeFileSync(path, readFileSync(path, 'utf8')
+    .replace(/<mjx-container[\s\S]*?<\/mjx-container>/g, '')
+    .replace(/<svg id="MJX-SVG-global-cache"[\s\S]*?<\/svg>/, ''));
+  return TEXT_ONLY;
+}
+
 function time(command, argv, options = {}) {
   const start = process.hrtime.bigint();
   const result = spawnSync(command, argv, { cwd: ROOT, encoding: 'utf8', ...options });
@@ -195,11 +210,13 @@ async function main() {
   const stockRoot = buildStockPage(longest);
   const ours = await serveSite(SITE);
   const stock = await serveSite(stockRoot);
+  const textOnly = await serveSite(buildTextOnlyPage(longest));
   const browser = await launchBrowser();
   const pages = [];
   try {
     for (const path of pagesOfSite().filter((p) => !ONLY || p === ONLY || p === longest)) pages.push(await measurePage(browser, ours.url + path, path));
     const stockRow = await measurePage(browser, stock.url + longest, `${longest} (stock MathJax 3)`);
+    const textOnlyRow = await measurePage(browser, textOnly.url + longest, `${longest} (text only: math cut out)`);
     const oursRow = pages.find((p) => p.page === longest);
     const second = pagesOfSite().find((p) => p.startsWith('/chapters/') && p !== longest);
     const secondBytes = [];
@@ -209,8 +226,9 @@ async function main() {
     const results = {
       machine: `${os.cpus().length} x ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}`,
       browser: 'Debian chromium (headless) via playwright-core', date: new Date().toISOString(), runs: RUNS,
-      longest_chapter: longest, pages, stock: stockRow,
+      longest_chapter: longest, pages, stock: stockRow, text_only: textOnlyRow,
       speedup_first_screen: stockRow.first_screen_ms.median / oursRow.first_screen_ms.median,
+      speedup_ceiling: stockRow.first_screen_ms.median / textOnlyRow.first_screen_ms.median,
       second_chapter: second ? { page: second, bytes: summary(secondBytes) } : null,
       builds,
     };
@@ -218,10 +236,11 @@ async function main() {
     console.log(`machine: ${results.machine}; ${RUNS} cold loads per page; medians (min-max)\n`);
     console.log('| page | first screen final | all math typeset | FCP | first screen, CPU 4x | TBT, CPU 4x | layout shift | transferred |');
     console.log('|---|---|---|---|---|---|---|---|');
-    for (const r of [...pages, stockRow]) {
+    for (const r of [...pages, stockRow, textOnlyRow]) {
       console.log(`| ${r.page} | ${fmt(r.first_screen_ms)} | ${fmt(r.all_math_ms)} | ${fmt(r.fcp_ms)} | ${fmt(r.first_screen_4x_ms)} | ${fmt(r.tbt_4x_ms)} | ${r.layout_shift.max.toFixed(3)} | ${kib(r.bytes)} |`);
     }
     console.log(`\nlongest chapter ${longest}: first screen ${results.speedup_first_screen.toFixed(1)}x sooner than stock MathJax 3`);
+    console.log(`  (with no math at all it would be ${results.speedup_ceiling.toFixed(1)}x: the most any way of showing the math could reach here)`);
     if (second) console.log(`second chapter after it (${second}): ${kib(results.second_chapter.bytes)} transferred`);
     if (builds.cold_build_ms) console.log(`cold build: ${fmt(builds.cold_build_ms)}; rebuild after editing one chapter: ${fmt(builds.rebuild_after_chapter_edit_ms)}`);
     if (builds.test_command_ms) console.log(`script/test: ${fmt(builds.test_command_ms)}`);
@@ -229,6 +248,7 @@ async function main() {
     await browser.close();
     ours.server.close();
     stock.server.close();
+    textOnly.server.close();
   }
 }
 
