@@ -31,8 +31,8 @@ def make(path, seed=0, quick=False):
     fig, ax = plt.subplots(figsize=(5.5, 5.5), dpi=120)
     show(ax, tile(means, GRID, GRID))
     centres = 1 + 9 * np.arange(GRID) + 3.5
-    ax.set_xticks(centres[::2], [f"{t:.1f}" for t in ticks[::2]], fontsize=8)
-    ax.set_yticks(centres[::2], [f"{t:.1f}" for t in ticks[::-1][::2]], fontsize=8)
+    ax.set_xticks(centres[::2], [f"{t:.1f}" for t in ticks[::2]], fontsize=10)
+    ax.set_yticks(centres[::2], [f"{t:.1f}" for t in ticks[::-1][::2]], fontsize=10)
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     fig.tight_layout()
