@@ -120,30 +120,32 @@ module Jekyll
       end
     end
 
-    # {% references_cited %}: the entries cited on this page, by their global numbers.
-    # Place it after the page's content (the chapter layout does), since it lists what the
-    # content's cite tags recorded.
-    class CitedReferencesTag < BibliographyTag
-      def initialize(tag_name, arguments, tokens)
+    # A tag without arguments that lists entries of the bibliography by their global numbers;
+    # a subclass says which entries (listed_entries).
+    class NumberedReferencesTag < BibliographyTag
+      def initialize(tag_name, _arguments, tokens)
         super(tag_name, "", tokens)
       end
 
       def cited_entries
         numbers = global_citation_numbers
-        cited = cited_keys.uniq
-        entries.select { |entry| cited.include?(entry.key.to_s) }.sort_by { |entry| numbers.fetch(entry.key.to_s, Float::INFINITY) }
+        listed_entries.sort_by { |entry| numbers.fetch(entry.key.to_s, Float::INFINITY) }
       end
     end
 
-    # {% references_all %}: every entry of the bibliography, by its global number.
-    class AllReferencesTag < BibliographyTag
-      def initialize(tag_name, arguments, tokens)
-        super(tag_name, "", tokens)
+    # {% references_cited %}: the entries cited on this page. Place it after the page's content
+    # (the chapter layout does), since it lists what the content's cite tags recorded.
+    class CitedReferencesTag < NumberedReferencesTag
+      def listed_entries
+        cited = cited_keys.uniq
+        entries.select { |entry| cited.include?(entry.key.to_s) }
       end
+    end
 
-      def cited_entries
-        numbers = global_citation_numbers
-        entries.sort_by { |entry| numbers.fetch(entry.key.to_s, Float::INFINITY) }
+    # {% references_all %}: every entry of the bibliography.
+    class AllReferencesTag < NumberedReferencesTag
+      def listed_entries
+        entries
       end
     end
   end
