@@ -36,11 +36,18 @@ LAYERS = {
 }
 
 
+def _random_layer_and_inputs(name, layer_seed, n):
+    """A layer of LAYERS with random weights (so no test passes by a zero initialization) and n
+    random inputs, both seeded."""
+    torch.manual_seed(0)
+    layer = _randomize(LAYERS[name]().double(), 0.5, seed=layer_seed)
+    x = torch.randn(n, 3, generator=torch.Generator().manual_seed(layer_seed + 1), dtype=F64)
+    return layer, x
+
+
 @pytest.mark.parametrize("name", LAYERS)
 def test_log_det_matches_autograd_jacobian(name):
-    torch.manual_seed(0)
-    layer = _randomize(LAYERS[name]().double(), 0.5, seed=1)
-    x = torch.randn(20, 3, generator=torch.Generator().manual_seed(2), dtype=F64)
+    layer, x = _random_layer_and_inputs(name, layer_seed=1, n=20)
     _, log_det = layer(x)
     expected, _ = _autograd_log_abs_det(layer, x)
     assert torch.allclose(log_det, expected, atol=1e-10)
@@ -48,9 +55,7 @@ def test_log_det_matches_autograd_jacobian(name):
 
 @pytest.mark.parametrize("name", ["affine_autoregressive", "sigmoidal_autoregressive"])
 def test_autoregressive_jacobian_is_triangular_with_positive_diagonal(name):
-    torch.manual_seed(0)
-    layer = _randomize(LAYERS[name]().double(), 0.5, seed=4)
-    x = torch.randn(20, 3, generator=torch.Generator().manual_seed(5), dtype=F64)
+    layer, x = _random_layer_and_inputs(name, layer_seed=4, n=20)
     _, jacobians = _autograd_log_abs_det(layer, x)
     upper = torch.triu(jacobians, diagonal=1)
     assert upper.abs().max() == 0.0  # y_i never depends on x_j, j > i
@@ -67,9 +72,7 @@ def test_stacked_flow_log_det_matches_autograd():
 
 @pytest.mark.parametrize("name", LAYERS)
 def test_inverse_undoes_forward(name):
-    torch.manual_seed(0)
-    layer = _randomize(LAYERS[name]().double(), 0.5, seed=8)
-    x = torch.randn(50, 3, generator=torch.Generator().manual_seed(9), dtype=F64)
+    layer, x = _random_layer_and_inputs(name, layer_seed=8, n=50)
     y, _ = layer(x)
     assert torch.allclose(layer.inverse(y), x, atol=1e-8)
 
